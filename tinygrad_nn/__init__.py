@@ -1,0 +1,44 @@
+"""tinygrad_nn: a small, readable and fast reverse-mode autodiff framework on NumPy.
+
+Example:
+    >>> import numpy as np, tinygrad_nn as tnn
+    >>> w = tnn.Tensor(np.ones((1, 2)), requires_grad=True)
+    >>> (w * 3.0).sum().backward()
+    >>> w.grad
+    array([[3., 3.]])
+"""
+
+from tinygrad_nn.autograd import (
+    Function,
+    detect_anomaly,
+    enable_grad,
+    get_default_dtype,
+    grad,
+    is_anomaly_enabled,
+    is_grad_enabled,
+    no_grad,
+    set_default_dtype,
+    value_and_grad,
+)
+from tinygrad_nn.functional import concatenate, stack, where
+from tinygrad_nn.tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "__version__",
+    "concatenate",
+    "detect_anomaly",
+    "enable_grad",
+    "get_default_dtype",
+    "grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "set_default_dtype",
+    "stack",
+    "value_and_grad",
+    "where",
+]

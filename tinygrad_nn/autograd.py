@@ -1,0 +1,537 @@
+"""The autodiff engine: `Function` (op and graph node), grad mode and the backward pass.
+
+Every differentiable operation is a `Function` subclass with a static ``forward`` and
+``backward`` that work on plain ndarrays. Applying one to Tensors records a graph node
+(the Function instance itself, also called ``ctx``) on the output tensor::
+
+    x ──┐
+        ├─ Mul ── y ── Sum ── loss        loss._ctx is a Sum node whose parents are (y,)
+    w ──┘                                 y._ctx is a Mul node whose parents are (x, w)
+
+``loss.backward()`` walks that graph once in reverse topological order. Each node turns
+the gradient of its output into gradients of its inputs (a vector-Jacobian product);
+the engine sums broadcast axes back to each input's shape (`unbroadcast`), checks shapes,
+accumulates contributions, and stores the result in ``.grad`` of the leaf tensors.
+
+A node references its input tensors and its saved arrays, never its output tensor, so
+tensors and nodes form no reference cycles and a dropped graph is freed at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_nn.tensor import Tensor
+
+__all__ = [
+    "Function",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "get_default_dtype",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "set_default_dtype",
+    "unbroadcast",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+# --------------------------------------------------------------------------- global state
+
+
+class _State(threading.local):
+    """Per-thread switches read by every op (grad mode, anomaly mode, module scope)."""
+
+    grad_enabled: bool = True
+    anomaly: bool = False
+    # Tuple of the Modules currently being called, outermost first (for graph drawings).
+    module_scope: tuple[Any, ...] = ()
+
+
+_state = _State()
+_default_dtype = np.dtype(np.float64)
+
+
+def is_grad_enabled() -> bool:
+    """Return True when operations are recorded for backward (the default)."""
+    return _state.grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets grad mode, restoring the old mode on exit."""
+
+    enabled: ClassVar[bool]
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_state.grad_enabled)
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.grad_enabled = self._previous.pop()
+
+    def __call__(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self.__class__():
+                return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):
+    """Disable graph recording: ``with tnn.no_grad(): ...`` or ``@tnn.no_grad()``.
+
+    Example:
+        >>> with no_grad():
+        ...     y = model(x)          # no graph is built, nothing is saved for backward
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradMode):
+    """Re-enable graph recording inside a `no_grad` block (context manager or decorator)."""
+
+    enabled = True
+
+
+class detect_anomaly:
+    """Raise as soon as an op produces NaN or inf, naming that op (forward or backward).
+
+    Checking every output costs time, so use it while debugging only.
+
+    Example:
+        >>> with detect_anomaly():
+        ...     loss = (x.log() * w).sum()   # RuntimeError names 'Log' if x has zeros
+        ...     loss.backward()
+    """
+
+    def __init__(self) -> None:
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(_state.anomaly)
+        _state.anomaly = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.anomaly = self._previous.pop()
+
+
+def is_anomaly_enabled() -> bool:
+    """Return True inside a `detect_anomaly` block."""
+    return _state.anomaly
+
+
+def set_default_dtype(dtype: Any) -> None:
+    """Set the float dtype given to Python numbers, lists and new parameters.
+
+    Args:
+        dtype: ``np.float32`` or ``np.float64`` (the default).
+    """
+    global _default_dtype
+    resolved = np.dtype(dtype)
+    if resolved.kind != "f":
+        raise TypeError(
+            f"set_default_dtype: expected a floating dtype such as np.float32 or np.float64, "
+            f"got {resolved}"
+        )
+    _default_dtype = resolved
+
+
+def get_default_dtype() -> np.dtype:
+    """Return the current default float dtype (float64 unless `set_default_dtype` changed it)."""
+    return _default_dtype
+
+
+def _push_module(module: Any) -> tuple[Any, ...]:
+    """Enter a Module call; returns the previous scope to hand back to `_pop_module`."""
+    previous = _state.module_scope
+    _state.module_scope = (*previous, module)
+    return previous
+
+
+def _pop_module(previous: tuple[Any, ...]) -> None:
+    _state.module_scope = previous
+
+
+# --------------------------------------------------------------------------- Function
+
+
+class Function:
+    """Base class of every differentiable op; an instance is one node of the graph.
+
+    Subclass it with two static methods that work on ndarrays::
+
+        class Cube(Function):
+            '''f(x) = x**3,  f'(x) = 3 x**2'''
+
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x**3
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved
+                return (3 * x**2 * grad,)
+
+        y = Cube.apply(t)
+
+    ``backward`` returns a tuple with one entry per input of ``forward``: the gradient of
+    the loss with respect to that input, or None. It may return a gradient with the shape
+    of the (broadcast) output; the engine sums it back to the input's shape.
+    ``ctx.needs_input_grad[i]`` says whether input ``i`` needs a gradient at all, so an op
+    can skip work (the engine drops gradients that are not needed either way).
+    """
+
+    # The graph links are slots; __dict__ stays so custom ops may set ctx.anything.
+    __slots__ = ("__dict__", "needs_input_grad", "parents", "saved", "scope")
+
+    # Hint appended to forward errors; ops override it with advice that fits them.
+    hint: ClassVar[str] = "check the shapes and dtypes of the inputs"
+
+    parents: tuple[Tensor, ...] | None
+    saved: tuple[Any, ...] | None
+    needs_input_grad: tuple[bool, ...]
+    scope: tuple[Any, ...]
+
+    @classmethod
+    def op_name(cls) -> str:
+        """Name used in errors, graph drawings and traces."""
+        return cls.__name__
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep ``values`` (arrays or anything else backward needs) until backward runs."""
+        self.saved = values
+
+    @staticmethod
+    def forward(ctx: Function, *arrays: Any, **kwargs: Any) -> np.ndarray:
+        """Compute the output from input ndarrays."""
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """Map the output's gradient to one gradient (or None) per input."""
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
+        """Run the op on Tensors (or arrays and numbers, taken as constants).
+
+        A graph node is recorded only when grad mode is on and some input requires grad.
+        """
+        tensor_type = _tensor_module.Tensor
+        tensors = inputs
+        for value in inputs:
+            if value.__class__ is not tensor_type and not isinstance(value, tensor_type):
+                tensors = tuple(_as_tensor(x, tensor_type) for x in inputs)
+                break
+        ctx = cls.__new__(cls)
+        ctx.saved = None
+        # Unrolled for one and two inputs: this is the per-op overhead of every model.
+        arity = len(tensors)
+        if arity == 2:
+            first, second = tensors
+            needs = (first.requires_grad, second.requires_grad)
+            arrays = (first.data, second.data)
+        elif arity == 1:
+            needs = (tensors[0].requires_grad,)
+            arrays = (tensors[0].data,)
+        else:
+            needs = tuple([t.requires_grad for t in tensors])
+            arrays = tuple([t.data for t in tensors])
+        ctx.needs_input_grad = needs
+        state = _state
+        record = state.grad_enabled and True in needs
+        try:
+            out = cls.forward(ctx, *arrays, **kwargs)
+        except (ValueError, IndexError, TypeError) as error:
+            raise type(error)(_describe_failure(cls, tensors, error)) from error
+        if out.__class__ is not np.ndarray:
+            out = np.asarray(out)
+        if state.anomaly:
+            _check_forward_finite(cls, tensors, out)
+        result = tensor_type._make(out, record)
+        if record:
+            ctx.parents = tensors
+            ctx.scope = state.module_scope
+            result._ctx = ctx
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{self.op_name()} node>"
+
+
+def _as_tensor(value: Any, tensor_type: type[Tensor]) -> Tensor:
+    return value if isinstance(value, tensor_type) else tensor_type._constant(value)
+
+
+def _describe_failure(cls: type[Function], tensors: Sequence[Tensor], error: Exception) -> str:
+    shapes = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
+    return f"{cls.op_name()}: {error} (inputs: {shapes}); {cls.hint}"
+
+
+def _check_forward_finite(cls: type[Function], tensors: Sequence[Tensor], out: np.ndarray) -> None:
+    if out.dtype.kind not in "fc" or np.isfinite(out).all():
+        return
+    if all(t.dtype.kind not in "fc" or np.isfinite(t.data).all() for t in tensors):
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise RuntimeError(
+            f"detect_anomaly: {cls.op_name()} produced NaN or inf in its forward output "
+            f"from finite inputs of shapes {shapes}"
+        )
+
+
+# --------------------------------------------------------------------------- backward
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    Leading extra axes are summed away, then axes where ``shape`` has size 1 are summed
+    with keepdims. Raises ValueError when ``grad`` cannot come from broadcasting ``shape``.
+
+    Example:
+        >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+        [[12.0], [12.0]]
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, size in enumerate(shape) if size == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:
+        raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
+    return np.asarray(grad)
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``root``, every tensor after the ones it depends on.
+
+    Iterative depth-first post-order, so a graph of any depth fits in memory without
+    touching Python's recursion limit.
+    """
+    order: list[Tensor] = []
+    expanded: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, children_done = stack.pop()
+        if children_done:
+            order.append(tensor)
+            continue
+        if id(tensor) in expanded:
+            continue
+        expanded.add(id(tensor))
+        parents = tensor._ctx.parents
+        if parents is None:
+            raise RuntimeError(
+                f"backward: the graph through {tensor._ctx.op_name()} was already freed by an "
+                "earlier backward; pass retain_graph=True to the first backward() call to "
+                "backpropagate through the same graph twice"
+            )
+        stack.append((tensor, True))
+        for parent in parents:
+            if parent._ctx is not None and id(parent) not in expanded:
+                stack.append((parent, False))
+    return order
+
+
+def _owned(grad: np.ndarray, incoming: np.ndarray) -> np.ndarray:
+    """Return ``grad`` as an array no one else holds, so later ``+=`` cannot leak."""
+    if grad is incoming or grad.base is not None or not grad.flags.writeable:
+        return grad.copy()
+    return grad
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Backpropagate from ``root``; see `Tensor.backward`."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no graph; create the "
+            "inputs with requires_grad=True (and not under no_grad) to get gradients"
+        )
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be omitted only for a single-element tensor, but this one "
+                f"has shape {root.shape}; reduce it first (e.g. loss.sum()) or pass "
+                f"grad= an array of shape {root.shape}"
+            )
+        seed = np.ones(root.shape, dtype=root.dtype)
+    else:
+        seed = np.asarray(grad.data if isinstance(grad, _tensor_module.Tensor) else grad)
+        if seed.shape != root.shape:
+            raise ValueError(
+                f"backward: grad has shape {seed.shape} but the tensor has shape {root.shape}; "
+                "pass a gradient of the same shape as the tensor"
+            )
+        seed = seed.astype(root.dtype, copy=True)
+
+    if root._ctx is None:  # a leaf: its gradient is the seed itself
+        _accumulate_leaf(root, seed, None)
+        return
+
+    order = _topological_order(root)
+    pending: dict[int, np.ndarray] = {id(root): seed}
+    anomaly = _state.anomaly
+    ndarray = np.ndarray
+    for tensor in reversed(order):
+        out_grad = pending.pop(id(tensor), None)
+        node = tensor._ctx
+        if out_grad is None:  # nothing flows through this node (e.g. a constant branch)
+            if not retain_graph:
+                node.saved = node.parents = None
+            continue
+        if tensor._retains_grad:
+            _accumulate_leaf(tensor, out_grad, None)
+        input_grads = node.backward(node, out_grad)
+        parents = node.parents
+        if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
+            _raise_bad_arity(node, input_grads, len(parents))
+        for index, (parent, parent_grad) in enumerate(zip(parents, input_grads, strict=True)):
+            if parent_grad is not None and parent.requires_grad:
+                data = parent.data
+                if (
+                    parent_grad.__class__ is not ndarray
+                    or parent_grad.shape != data.shape
+                    or parent_grad.dtype != data.dtype
+                ):
+                    parent_grad = _conform(node, index, data, parent_grad)
+                if anomaly and not np.isfinite(parent_grad).all():
+                    raise RuntimeError(
+                        f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
+                        f"gradient of input {index} (shape {data.shape})"
+                    )
+                if parent._ctx is None:
+                    _accumulate_leaf(parent, parent_grad, out_grad)
+                else:
+                    key = id(parent)
+                    previous = pending.get(key)
+                    pending[key] = parent_grad if previous is None else previous + parent_grad
+        if not retain_graph:  # free saved arrays and links: the graph's memory returns now
+            node.saved = node.parents = None
+
+
+def _raise_bad_arity(node: Function, input_grads: Any, expected: int) -> None:
+    got = len(input_grads) if isinstance(input_grads, tuple) else type(input_grads).__name__
+    raise RuntimeError(
+        f"{node.op_name()}.backward must return a tuple with one gradient (or None) per "
+        f"input: expected {expected}, got {got}"
+    )
+
+
+def _conform(node: Function, index: int, data: np.ndarray, grad: Any) -> np.ndarray:
+    """Give a gradient its input's shape (summing broadcast axes) and dtype, or raise."""
+    if grad.__class__ is not np.ndarray:
+        grad = np.asarray(grad)
+    if grad.shape != data.shape:
+        try:
+            grad = unbroadcast(grad, data.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{node.op_name()}.backward returned a gradient of shape {grad.shape} for input "
+                f"{index}, which has shape {data.shape}; return the input's shape (or "
+                f"the broadcast output's shape)"
+            ) from None
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    return grad
+
+
+def _accumulate_leaf(tensor: Tensor, grad: np.ndarray, incoming: np.ndarray | None) -> None:
+    if tensor.grad is None:
+        tensor.grad = grad.copy() if incoming is None else _owned(grad, incoming)
+    else:
+        tensor.grad += grad
+
+
+# --------------------------------------------------------------------------- functional API
+
+
+def value_and_grad(
+    fn: Callable[..., Any], argnums: int | Sequence[int] = 0
+) -> Callable[..., tuple[Any, Any]]:
+    """Turn a scalar function of Tensors or arrays into one returning (value, gradient).
+
+    Args:
+        fn: returns a single-element Tensor.
+        argnums: which positional argument(s) to differentiate; an int gives one
+            gradient, a tuple gives a tuple of gradients.
+
+    Returns:
+        A function with fn's signature returning ``(value as float, gradient ndarray(s))``.
+
+    Example:
+        >>> f = value_and_grad(lambda x: (x * x).sum())
+        >>> f(np.array([1.0, 2.0]))
+        (5.0, array([2., 4.]))
+    """
+    positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        tensor_type = _tensor_module.Tensor
+        args = list(args)
+        watched = []
+        for position in positions:
+            if not -len(args) <= position < len(args):
+                raise ValueError(
+                    f"grad: argnums {position} is out of range for {len(args)} arguments"
+                )
+            value = args[position]
+            data = value.data if isinstance(value, tensor_type) else value
+            leaf = tensor_type(data, requires_grad=True)
+            args[position] = leaf
+            watched.append(leaf)
+        with enable_grad():
+            out = fn(*args, **kwargs)
+        if not isinstance(out, tensor_type) or out.size != 1:
+            raise TypeError(
+                "grad: the function must return a single-element Tensor, got "
+                f"{out.shape if isinstance(out, tensor_type) else type(out).__name__}"
+            )
+        if out.requires_grad:
+            out.backward()
+        grads = tuple(
+            leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data) for leaf in watched
+        )
+        return out.item(), grads[0] if isinstance(argnums, int) else grads
+
+    return wrapped
+
+
+def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """Turn a scalar function of Tensors or arrays into one returning its gradient.
+
+    Example:
+        >>> grad(lambda x: (x**3).sum())(np.array([2.0]))
+        array([12.])
+    """
+    value_and_gradient = value_and_grad(fn, argnums)
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return value_and_gradient(*args, **kwargs)[1]
+
+    return wrapped
+
+
+# Imported last: tensor.py builds on Function, and Function.apply creates Tensors.
+from tinygrad_nn import tensor as _tensor_module  # noqa: E402

@@ -1,0 +1,98 @@
+"""Composite functions built from the primitives in `tinygrad_nn.ops`.
+
+Each is a few lines of Tensor code, so its gradient comes from the primitives' and needs
+no derivation of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tinygrad_nn import ops
+from tinygrad_nn.tensor import Tensor
+
+__all__ = [
+    "concatenate",
+    "linear",
+    "log_softmax",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "stack",
+    "tanh",
+    "where",
+]
+
+
+def relu(x: Tensor) -> Tensor:
+    """max(x, 0), elementwise."""
+    return ops.Relu.apply(x)
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """1 / (1 + exp(-x)), elementwise, stable for any x."""
+    return ops.Sigmoid.apply(x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    """tanh(x), elementwise."""
+    return ops.Tanh.apply(x)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x @ weight.T + bias, as one fused node.
+
+    Args:
+        x: input of shape (..., in_features).
+        weight: (out_features, in_features).
+        bias: (out_features,) or None.
+
+    Example:
+        >>> y = linear(Tensor(np.ones((4, 3))), w, b)   # w (2, 3), b (2,) -> y (4, 2)
+    """
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    return ops.Linear.apply(x, weight, bias)
+
+
+def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``, computed stably.
+
+    The maximum is subtracted first (as a constant: the result does not depend on it),
+    so exp never overflows.
+    """
+    shift = x.data.max(axis=axis, keepdims=True)
+    shifted = x - shift
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def softmax(x: Tensor, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``, computed stably through `log_softmax`."""
+    return log_softmax(x, axis=axis).exp()
+
+
+def where(cond: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``cond`` is true, else ``b`` (np.where with gradients).
+
+    Args:
+        cond: a boolean array or Tensor (never differentiated).
+        a, b: Tensors, arrays or numbers; all three broadcast together.
+    """
+    mask = cond.data if isinstance(cond, Tensor) else cond
+    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
+    if not isinstance(a, Tensor):
+        a = Tensor._constant(a, like=like)
+    if not isinstance(b, Tensor):
+        b = Tensor._constant(b, like=like)
+    return ops.Where.apply(a, b, cond=mask)
+
+
+def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (np.concatenate with gradients)."""
+    return ops.Concatenate.apply(*tensors, axis=axis)
+
+
+def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis (np.stack with gradients)."""
+    return ops.Stack.apply(*tensors, axis=axis)

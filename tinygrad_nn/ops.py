@@ -1,0 +1,583 @@
+"""Primitive differentiable ops: each a small `Function` with forward and backward on ndarrays.
+
+Each docstring states the function and its local derivative. ``backward`` receives the
+gradient of the loss with respect to the op's output (``grad``) and returns one gradient
+per input; gradients may keep the broadcast output shape, the engine reduces them.
+Composite ops (mean, softmax, losses ...) live in `tinygrad_nn.functional`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_nn.autograd import Function
+
+_BROADCAST_HINT = (
+    "the shapes must broadcast under NumPy's rules (trailing axes equal or 1); "
+    "reshape one of them, e.g. with .reshape(...) or [:, None]"
+)
+
+
+# --------------------------------------------------------------------------- elementwise binary
+
+
+class Add(Function):
+    """f(a, b) = a + b;  df/da = 1, df/db = 1"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        return (grad, grad)
+
+
+class Sub(Function):
+    """f(a, b) = a - b;  df/da = 1, df/db = -1  (one node instead of Add + Neg)"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        return (grad, -grad if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    """f(a, b) = a * b;  df/da = b, df/db = a"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        a, b = ctx.saved
+        needs_a, needs_b = ctx.needs_input_grad
+        return (grad * b if needs_a else None, grad * a if needs_b else None)
+
+
+class Div(Function):
+    """f(a, b) = a / b;  df/da = 1 / b, df/db = -a / b**2  (one node instead of Mul + Pow)"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a / b
+        ctx.save_for_backward(b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        b, out = ctx.saved
+        grad_a = grad / b
+        return (grad_a, -grad_a * out if ctx.needs_input_grad[1] else None)
+
+
+class Pow(Function):
+    """f(a, b) = a ** b;  df/da = b * a**(b - 1), df/db = a**b * log(a)"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        a, b, out = ctx.saved
+        needs_a, needs_b = ctx.needs_input_grad
+        grad_a = grad * b * a ** (b - 1) if needs_a else None
+        grad_b = None
+        if needs_b:
+            # d/db a**b = a**b log(a); where a == 0 PyTorch's convention gives 0, not nan.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                log_a = np.where(a == 0, 0, np.log(np.where(a == 0, 1, a)))
+            grad_b = grad * out * log_a
+        return (grad_a, grad_b)
+
+
+class Where(Function):
+    """f(a, b) = a where cond else b;  df/da = cond, df/db = not cond"""
+
+    hint = _BROADCAST_HINT
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray, *, cond: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(cond)
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (cond,) = ctx.saved
+        zero = np.zeros((), dtype=grad.dtype)
+        needs_a, needs_b = ctx.needs_input_grad
+        return (
+            np.where(cond, grad, zero) if needs_a else None,
+            np.where(cond, zero, grad) if needs_b else None,
+        )
+
+
+# --------------------------------------------------------------------------- elementwise unary
+
+
+class Neg(Function):
+    """f(x) = -x;  f'(x) = -1"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        return (-grad,)
+
+
+class Exp(Function):
+    """f(x) = exp(x);  f'(x) = exp(x)"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        out = np.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (out,) = ctx.saved
+        return (grad * out,)
+
+
+class Log(Function):
+    """f(x) = log(x);  f'(x) = 1 / x"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.log(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (x,) = ctx.saved
+        return (grad / x,)
+
+
+class Sqrt(Function):
+    """f(x) = sqrt(x);  f'(x) = 1 / (2 sqrt(x))"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        out = np.sqrt(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (out,) = ctx.saved
+        return (grad / (2 * out),)
+
+
+class Square(Function):
+    """f(x) = x**2;  f'(x) = 2x  (cheaper than Pow with a constant exponent)"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (x,) = ctx.saved
+        return (2 * x * grad,)
+
+
+class Abs(Function):
+    """f(x) = |x|;  f'(x) = sign(x)  (0 at x = 0, like PyTorch)"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return np.abs(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (x,) = ctx.saved
+        return (grad * np.sign(x),)
+
+
+class Relu(Function):
+    """f(x) = max(x, 0);  f'(x) = 1 if x > 0 else 0"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        out = np.maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (out,) = ctx.saved
+        return (grad * (out > 0),)
+
+
+_expit = None
+
+
+def _load_expit() -> Any:
+    # scipy.special takes a third of a second to import, so load it on first use only.
+    global _expit
+    from scipy.special import expit
+
+    _expit = expit
+    return expit
+
+
+class Sigmoid(Function):
+    """f(x) = 1 / (1 + exp(-x));  f'(x) = f(x) (1 - f(x))
+
+    The derivative is written with the output, so it stays finite for any input (the
+    form exp(-x) / (1 + exp(-x))**2 overflows to inf / inf = nan near x = -710).
+    """
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        out = (_expit or _load_expit())(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (out,) = ctx.saved
+        return (grad * out * (1 - out),)
+
+
+class Tanh(Function):
+    """f(x) = tanh(x);  f'(x) = 1 - tanh(x)**2"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        out = np.tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (out,) = ctx.saved
+        return (grad * (1 - out * out),)
+
+
+class Clip(Function):
+    """f(x) = min(max(x, lo), hi);  f'(x) = 1 if lo <= x <= hi else 0 (PyTorch's clamp)"""
+
+    hint = "give lo and hi as numbers (or None for no bound) with lo <= hi"
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, lo: float | None, hi: float | None) -> np.ndarray:
+        if lo is None and hi is None:
+            raise ValueError("clip needs at least one of lo and hi")
+        ctx.save_for_backward(x, lo, hi)
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, lo, hi = ctx.saved
+        inside = np.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x >= lo
+        if hi is not None:
+            inside &= x <= hi
+        return (grad * inside,)
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+
+class MatMul(Function):
+    """f(a, b) = a @ b (np.matmul);  df/da = grad @ b^T, df/db = a^T @ grad
+
+    1-D operands are promoted like np.matmul does (a vector on the left is a row, on the
+    right a column) and the added axis is removed again from the gradient.
+    """
+
+    hint = (
+        "matmul needs a.shape[-1] == b.shape[-2] (or b.shape[0] for a 1-D b) and batch "
+        "axes that broadcast; transpose or reshape an operand"
+    )
+
+    @staticmethod
+    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError("matmul does not accept 0-d operands; use * for scalars")
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        a, b = ctx.saved
+        needs_a, needs_b = ctx.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:  # inner product: grad is 0-d
+            return (grad * b if needs_a else None, grad * a if needs_b else None)
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        grad2 = grad
+        if a.ndim == 1:
+            grad2 = grad2[..., None, :]
+        if b.ndim == 1:
+            grad2 = grad2[..., None]
+        grad_a = grad_b = None
+        if needs_a:
+            grad_a = np.matmul(grad2, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                grad_a = grad_a[..., 0, :]
+        if needs_b:
+            grad_b = np.matmul(np.swapaxes(a2, -1, -2), grad2)
+            if b.ndim == 1:
+                grad_b = grad_b[..., 0]
+        return (grad_a, grad_b)
+
+
+class Linear(Function):
+    """f(x, W, b) = x @ W^T + b  (one fused node for a fully connected layer)
+
+    df/dx = grad @ W,  df/dW = grad^T @ x,  df/db = sum of grad over the batch.
+    Fused because it is the hot path of every MLP: one node and three BLAS-sized
+    operations instead of three nodes (transpose, matmul, add).
+    """
+
+    hint = "linear needs x of shape (..., in_features), weight (out, in) and bias (out,)"
+
+    @staticmethod
+    def forward(
+        ctx: Function, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
+    ) -> np.ndarray:
+        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+            raise ValueError(
+                f"input's last axis ({x.shape[-1] if x.ndim else 'none'}) must equal the "
+                f"weight's in_features ({weight.shape[1] if weight.ndim == 2 else '?'})"
+            )
+        ctx.save_for_backward(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            if bias.shape != (weight.shape[0],):
+                raise ValueError(f"bias must have shape ({weight.shape[0]},)")
+            out += bias
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, weight = ctx.saved
+        needs = ctx.needs_input_grad
+        grad_x = grad @ weight if needs[0] else None
+        grad_w = grad_b = None
+        if needs[1]:
+            if x.ndim == 2:
+                grad_w = grad.T @ x
+            else:
+                flat = grad.reshape(-1, grad.shape[-1])
+                grad_w = flat.T @ x.reshape(-1, x.shape[-1])
+        if len(needs) == 3 and needs[2]:
+            grad_b = grad.sum(axis=tuple(range(grad.ndim - 1)))
+        if len(needs) == 3:
+            return (grad_x, grad_w, grad_b)
+        return (grad_x, grad_w)
+
+
+# --------------------------------------------------------------------------- reductions
+
+
+def _expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axis: Any, keepdims: bool):
+    """Reshape a reduced gradient so it broadcasts against the input's ``shape``."""
+    if axis is None:
+        return grad.reshape((1,) * len(shape)) if not keepdims else grad
+    if keepdims:
+        return grad
+    axes = (axis,) if isinstance(axis, int) else axis
+    return np.expand_dims(grad, tuple(a % len(shape) for a in axes))
+
+
+_AXIS_HINT = "axis must be None, an int or a tuple of distinct ints within the tensor's ndim"
+
+
+class Sum(Function):
+    """f(x) = sum of x over ``axis``;  df/dx = 1 (the gradient is broadcast back)"""
+
+    hint = _AXIS_HINT
+
+    @staticmethod
+    def forward(
+        ctx: Function, x: np.ndarray, *, axis: Any = None, keepdims: bool = False
+    ) -> np.ndarray:
+        ctx.save_for_backward(x.shape, axis, keepdims)
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        shape, axis, keepdims = ctx.saved
+        full = np.empty(shape, dtype=grad.dtype)
+        full[...] = _expand_reduced(grad, shape, axis, keepdims)
+        return (full,)
+
+
+class Max(Function):
+    """f(x) = max of x over ``axis``;  df/dx = 1 at the maximum, shared equally among ties"""
+
+    hint = _AXIS_HINT
+    reduce = staticmethod(np.max)
+
+    @staticmethod
+    def forward(
+        ctx: Function, x: np.ndarray, *, axis: Any = None, keepdims: bool = False
+    ) -> np.ndarray:
+        if x.size == 0:
+            raise ValueError("cannot reduce an empty tensor")
+        out = type(ctx).reduce(x, axis=axis, keepdims=keepdims)
+        ctx.save_for_backward(x, out, axis, keepdims)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, out, axis, keepdims = ctx.saved
+        winners = x == _expand_reduced(out, x.shape, axis, keepdims)
+        count = winners.sum(axis=axis, keepdims=True)
+        share = _expand_reduced(grad, x.shape, axis, keepdims) / count
+        return (winners * share,)
+
+
+class Min(Max):
+    """f(x) = min of x over ``axis``;  df/dx = 1 at the minimum, shared equally among ties"""
+
+    reduce = staticmethod(np.min)
+
+
+# --------------------------------------------------------------------------- shape and indexing
+
+
+class AsType(Function):
+    """f(x) = x converted to ``dtype``;  the gradient is converted back"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, dtype: np.dtype) -> np.ndarray:
+        ctx.save_for_backward(x.dtype)
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (dtype,) = ctx.saved
+        return (grad.astype(dtype),)
+
+
+class Reshape(Function):
+    """f(x) = x viewed with a new shape;  the gradient is reshaped back"""
+
+    hint = "the new shape must have the same number of elements (one axis may be -1)"
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.save_for_backward(x.shape)
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (shape,) = ctx.saved
+        return (grad.reshape(shape),)
+
+
+class Transpose(Function):
+    """f(x) = x with axes permuted;  the gradient is permuted back"""
+
+    hint = "axes must be a permutation of range(ndim), or omitted to reverse the axes"
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, axes: tuple[int, ...] | None) -> np.ndarray:
+        out = np.transpose(x, axes)
+        ctx.save_for_backward(axes)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (axes,) = ctx.saved
+        inverse = None if axes is None else tuple(np.argsort(axes))
+        return (np.transpose(grad, inverse),)
+
+
+def _is_basic_index(index: Any) -> bool:
+    """True for indices made of ints, slices, None and Ellipsis (no repeated elements)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(
+        isinstance(part, (int, np.integer, slice)) or part is None or part is Ellipsis
+        for part in parts
+    )
+
+
+class Index(Function):
+    """f(x) = x[index];  the gradient is scattered back, adding up repeated indices"""
+
+    hint = "use ints, slices, None, ..., or integer / boolean arrays within the bounds"
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, index: Any) -> np.ndarray:
+        out = x[index]
+        ctx.save_for_backward(x.shape, x.dtype, index)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        shape, dtype, index = ctx.saved
+        full = np.zeros(shape, dtype=dtype)
+        if _is_basic_index(index):
+            full[index] = grad
+        else:
+            np.add.at(full, index, grad)
+        return (full,)
+
+
+class Concatenate(Function):
+    """f(x1, x2, ...) = concatenation along ``axis``;  each input gets its slice of grad"""
+
+    hint = "all tensors need the same ndim and equal sizes on every axis but `axis`"
+
+    @staticmethod
+    def forward(ctx: Function, *arrays: np.ndarray, axis: int = 0) -> np.ndarray:
+        if not arrays:
+            raise ValueError("need at least one tensor to concatenate")
+        out = np.concatenate(arrays, axis=axis)
+        ctx.save_for_backward(np.cumsum([a.shape[axis] for a in arrays])[:-1], axis)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        boundaries, axis = ctx.saved
+        return tuple(np.split(grad, boundaries, axis=axis))
+
+
+class Stack(Function):
+    """f(x1, x2, ...) = stack along a new ``axis``;  input i gets grad's slice i"""
+
+    hint = "all tensors need exactly the same shape"
+
+    @staticmethod
+    def forward(ctx: Function, *arrays: np.ndarray, axis: int = 0) -> np.ndarray:
+        if not arrays:
+            raise ValueError("need at least one tensor to stack")
+        out = np.stack(arrays, axis=axis)
+        ctx.save_for_backward(axis % out.ndim)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (axis,) = ctx.saved
+        return tuple(np.moveaxis(grad, axis, 0))

@@ -1,0 +1,393 @@
+"""`Tensor`: an ndarray plus its gradient and a link to the op that made it.
+
+::
+
+    w = Tensor(np.ones((1, 3)), requires_grad=True)    leaf: w._ctx is None
+    y = (x @ w).relu()                                 y._ctx is a Relu node -> (x @ w)
+    loss = y.sum();  loss.backward()                   w.grad now holds d loss / d w
+
+Operators and methods are thin sugar over `Function.apply` with the ops of
+`tinygrad_nn.ops`; the engine lives in `tinygrad_nn.autograd`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_nn import autograd
+from tinygrad_nn import ops as _ops
+
+__all__ = ["Tensor"]
+
+_ArrayLike = Any  # ndarray, Python number, nested list, or Tensor
+
+
+def _as_axes(axes: tuple[Any, ...]) -> tuple[int, ...] | None:
+    """Accept ``f(1, 0)`` and ``f((1, 0))`` alike; no arguments means None."""
+    if not axes:
+        return None
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        return tuple(axes[0])
+    return tuple(axes)
+
+
+class Tensor:
+    """An n-dimensional array that can record the operations applied to it.
+
+    Args:
+        data: an ndarray, a Python number or a (nested) list. The data is copied. Float
+            ndarrays keep their dtype; Python numbers and lists take the default dtype
+            (`tnn.get_default_dtype()`, float64 unless changed); other ndarrays keep theirs.
+        requires_grad: record operations on this tensor so `backward` fills ``.grad``.
+            Only floating-point tensors may require grad.
+        dtype: convert the data to this dtype.
+        name: a label shown in reprs and graph drawings.
+
+    Example:
+        >>> w = Tensor([[0.5, -1.0]], requires_grad=True, name="w")
+        >>> loss = (w * w).sum()
+        >>> loss.backward()
+        >>> w.grad.tolist()
+        [[1.0, -2.0]]
+    """
+
+    __slots__ = ("__weakref__", "_ctx", "_retains_grad", "data", "grad", "name", "requires_grad")
+
+    # Make NumPy hand `ndarray <op> Tensor` to the Tensor's reflected operator.
+    __array_ufunc__ = None
+
+    def __init__(
+        self,
+        data: _ArrayLike,
+        requires_grad: bool = False,
+        dtype: Any = None,
+        name: str | None = None,
+    ) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        if dtype is not None:
+            array = np.array(data, dtype=dtype)
+        elif isinstance(data, (np.ndarray, np.generic)):
+            array = np.array(data)
+        else:
+            array = np.array(data)
+            if array.dtype.kind in "fiu":
+                array = array.astype(autograd.get_default_dtype())
+        if array.dtype == object:
+            raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}")
+        if requires_grad and array.dtype.kind not in "fc":
+            raise TypeError(
+                f"Tensor: only floating-point tensors can require grad, got dtype {array.dtype}; "
+                "pass dtype=np.float64 (or float32) to convert"
+            )
+        self.data: np.ndarray = array
+        self.grad: np.ndarray | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self.name: str | None = name
+        self._ctx: autograd.Function | None = None
+        self._retains_grad = False
+
+    @classmethod
+    def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+        """Wrap an op's output without copying or validating (the hot path)."""
+        tensor = cls.__new__(cls)
+        tensor.data = data
+        tensor.grad = None
+        tensor.requires_grad = requires_grad
+        tensor.name = None
+        tensor._ctx = None
+        tensor._retains_grad = False
+        return tensor
+
+    @classmethod
+    def _constant(cls, value: Any, like: Tensor | None = None) -> Tensor:
+        """Wrap a number or array taking part in an op; numbers follow ``like``'s float dtype."""
+        if isinstance(value, np.ndarray):
+            return cls._make(value, False)
+        if isinstance(value, (bool, int, float)) and like is not None and like.dtype.kind == "f":
+            return cls._make(np.asarray(value, dtype=like.data.dtype), False)
+        array = np.asarray(value)
+        if array.dtype.kind == "f" or (array.dtype.kind in "iu" and isinstance(value, list)):
+            array = array.astype(autograd.get_default_dtype())
+        return cls._make(array, False)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by an op that records a graph."""
+        return self._ctx is None
+
+    @property
+    def grad_fn(self) -> autograd.Function | None:
+        """The graph node that produced this tensor (None for leaves)."""
+        return self._ctx
+
+    @property
+    def T(self) -> Tensor:
+        """The tensor with its axes reversed, like ndarray.T."""
+        return self.transpose()
+
+    def item(self) -> float | int | bool:
+        """The value of a single-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only single-element tensors convert, this has {self.shape}")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared, not copied)."""
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """A new leaf sharing the data, cut from the graph (requires_grad=False)."""
+        return Tensor._make(self.data, False)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` for this non-leaf tensor during backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retains_grad = True
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set requires_grad in place (floating-point tensors only); returns self."""
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise TypeError(
+                f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}"
+            )
+        self.requires_grad = requires_grad
+        return self
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A copy converted to ``dtype`` (differentiable for float targets)."""
+        return _ops.AsType.apply(self, dtype=np.dtype(dtype))
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def backward(self, grad: _ArrayLike = None, retain_graph: bool = False) -> None:
+        """Compute gradients of this tensor with respect to every leaf that requires grad.
+
+        Args:
+            grad: the gradient of some scalar with respect to this tensor; may be omitted
+                only when the tensor has a single element (then it is 1).
+            retain_graph: keep the graph's saved arrays so backward can run through it again.
+        """
+        autograd.backward(self, grad, retain_graph)
+
+    # ------------------------------------------------------------------ python protocol
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(", threshold=50)
+        extras = []
+        if self.dtype != autograd.get_default_dtype():
+            extras.append(f"dtype={self.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx.op_name()}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        if self.name is not None:
+            extras.append(f"name={self.name!r}")
+        return f"Tensor({', '.join([body, *extras])})"
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def _binary(self, op: type[autograd.Function], other: Any, reflected: bool = False) -> Tensor:
+        if not isinstance(other, Tensor):
+            other = Tensor._constant(other, like=self)
+        return op.apply(other, self) if reflected else op.apply(self, other)
+
+    def __add__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Add, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Add, other, reflected=True)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Sub, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Sub, other, reflected=True)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Mul, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Mul, other, reflected=True)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Div, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Div, other, reflected=True)
+
+    def __pow__(self, other: Any) -> Tensor:
+        if isinstance(other, (int, float)) and other == 2:
+            return _ops.Square.apply(self)
+        return self._binary(_ops.Pow, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return self._binary(_ops.Pow, other, reflected=True)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return self._binary(_ops.MatMul, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return self._binary(_ops.MatMul, other, reflected=True)
+
+    def __neg__(self) -> Tensor:
+        return _ops.Neg.apply(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    # Comparisons give boolean tensors that never require grad (masks for `where`).
+    def _compare(self, other: Any, compare: Any) -> Tensor:
+        other_data = other.data if isinstance(other, Tensor) else other
+        return Tensor._make(np.asarray(compare(self.data, other_data)), False)
+
+    def __lt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less)
+
+    def __le__(self, other: Any) -> Tensor:
+        return self._compare(other, np.less_equal)
+
+    def __gt__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater)
+
+    def __ge__(self, other: Any) -> Tensor:
+        return self._compare(other, np.greater_equal)
+
+    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.equal)
+
+    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
+        return self._compare(other, np.not_equal)
+
+    # ------------------------------------------------------------------ reductions
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all axes when None)."""
+        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all axes when None): the sum times 1 / count."""
+        total = self.sum(axis=axis, keepdims=keepdims)
+        count = self.size // max(total.size, 1) if self.size else 0
+        if count == 0:
+            raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
+        return total * (1.0 / count)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; ties share the gradient equally."""
+        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
+
+    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        """Minimum over ``axis``; ties share the gradient equally."""
+        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
+
+    # ------------------------------------------------------------------ shape
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``; one axis may be -1."""
+        return _ops.Reshape.apply(self, shape=_as_axes(shape) or ())
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes like ndarray.transpose; no arguments reverses them."""
+        return _ops.Transpose.apply(self, axes=_as_axes(axes))
+
+    def flatten(self) -> Tensor:
+        return self.reshape(-1)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.Index.apply(self, index=_index_data(index))
+
+    # ------------------------------------------------------------------ elementwise
+
+    def relu(self) -> Tensor:
+        return _ops.Relu.apply(self)
+
+    def sigmoid(self) -> Tensor:
+        return _ops.Sigmoid.apply(self)
+
+    def tanh(self) -> Tensor:
+        return _ops.Tanh.apply(self)
+
+    def exp(self) -> Tensor:
+        return _ops.Exp.apply(self)
+
+    def log(self) -> Tensor:
+        return _ops.Log.apply(self)
+
+    def abs(self) -> Tensor:
+        return _ops.Abs.apply(self)
+
+    def sqrt(self) -> Tensor:
+        return _ops.Sqrt.apply(self)
+
+    def square(self) -> Tensor:
+        return _ops.Square.apply(self)
+
+    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
+        """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), else 0."""
+        return _ops.Clip.apply(self, lo=lo, hi=hi)
+
+    def softmax(self, axis: int = -1) -> Tensor:
+        from tinygrad_nn import functional
+
+        return functional.softmax(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        from tinygrad_nn import functional
+
+        return functional.log_softmax(self, axis=axis)
+
+
+def _index_data(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(part.data if isinstance(part, Tensor) else part for part in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
