@@ -20,6 +20,7 @@ tensors and nodes form no reference cycles and a dropped graph is freed at once.
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -58,6 +59,7 @@ class _State(threading.local):
 
 
 _state = _State()
+_next_sequence_number = itertools.count().__next__
 _default_dtype = np.dtype(np.float64)
 
 
@@ -197,7 +199,7 @@ class Function:
     """
 
     # The graph links are slots; __dict__ stays so custom ops may set ctx.anything.
-    __slots__ = ("__dict__", "needs_input_grad", "parents", "saved", "scope")
+    __slots__ = ("__dict__", "needs_input_grad", "parents", "saved", "scope", "seq")
 
     # Hint appended to forward errors; ops override it with advice that fits them.
     hint: ClassVar[str] = "check the shapes and dtypes of the inputs"
@@ -206,6 +208,7 @@ class Function:
     saved: tuple[Any, ...] | None
     needs_input_grad: tuple[bool, ...]
     scope: tuple[Any, ...]
+    seq: int  # creation order; backward visits nodes newest first
 
     @classmethod
     def op_name(cls) -> str:
@@ -267,6 +270,7 @@ class Function:
         if record:
             ctx.parents = tensors
             ctx.scope = state.module_scope
+            ctx.seq = _next_sequence_number()
             result._ctx = ctx
         return result
 
@@ -322,46 +326,52 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(grad)
 
 
-def _topological_order(root: Tensor) -> list[Tensor]:
-    """Non-leaf tensors reachable from ``root``, every tensor after the ones it depends on.
+def _backward_order(root: Tensor) -> list[tuple[int, Tensor]]:
+    """Non-leaf tensors reachable from ``root`` as (sequence number, tensor), newest first.
 
-    Iterative depth-first post-order, so a graph of any depth fits in memory without
-    touching Python's recursion limit.
+    Every node gets a sequence number when it is recorded, and an op's inputs always exist
+    before its output, so decreasing sequence numbers are a valid reverse topological
+    order: no depth-first bookkeeping, and no recursion whatever the graph's depth.
     """
-    order: list[Tensor] = []
-    expanded: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    found = [(root._ctx.seq, root)]
+    seen = {id(root)}
+    stack = [root]
     while stack:
-        tensor, children_done = stack.pop()
-        if children_done:
-            order.append(tensor)
-            continue
-        if id(tensor) in expanded:
-            continue
-        expanded.add(id(tensor))
-        parents = tensor._ctx.parents
+        node = stack.pop()._ctx
+        parents = node.parents
         if parents is None:
             raise RuntimeError(
-                f"backward: the graph through {tensor._ctx.op_name()} was already freed by an "
+                f"backward: the graph through {node.op_name()} was already freed by an "
                 "earlier backward; pass retain_graph=True to the first backward() call to "
                 "backpropagate through the same graph twice"
             )
-        stack.append((tensor, True))
         for parent in parents:
-            if parent._ctx is not None and id(parent) not in expanded:
-                stack.append((parent, False))
-    return order
-
-
-def _owned(grad: np.ndarray, incoming: np.ndarray) -> np.ndarray:
-    """Return ``grad`` as an array no one else holds, so later ``+=`` cannot leak."""
-    if grad is incoming or grad.base is not None or not grad.flags.writeable:
-        return grad.copy()
-    return grad
+            parent_node = parent._ctx
+            if parent_node is not None and id(parent) not in seen:
+                seen.add(id(parent))
+                found.append((parent_node.seq, parent))
+                stack.append(parent)
+    found.sort(reverse=True)
+    return found
 
 
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``; see `Tensor.backward`."""
+    seed = _seed_gradient(root, grad)
+    if root._ctx is None:  # a leaf: its gradient is the seed itself
+        _accumulate(root, seed)
+        return
+    order = _backward_order(root)
+    root._pending_grad = seed
+    try:
+        _run_backward(order, retain_graph, _state.anomaly)
+    except BaseException:
+        for _, tensor in order:
+            tensor._pending_grad = None
+        raise
+
+
+def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
     if not root.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no graph; create the "
@@ -374,57 +384,63 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 f"has shape {root.shape}; reduce it first (e.g. loss.sum()) or pass "
                 f"grad= an array of shape {root.shape}"
             )
-        seed = np.ones(root.shape, dtype=root.dtype)
-    else:
-        seed = np.asarray(grad.data if isinstance(grad, _tensor_module.Tensor) else grad)
-        if seed.shape != root.shape:
-            raise ValueError(
-                f"backward: grad has shape {seed.shape} but the tensor has shape {root.shape}; "
-                "pass a gradient of the same shape as the tensor"
-            )
-        seed = seed.astype(root.dtype, copy=True)
+        return np.ones(root.shape, dtype=root.dtype)
+    seed = np.asarray(grad.data if isinstance(grad, _tensor_module.Tensor) else grad)
+    if seed.shape != root.shape:
+        raise ValueError(
+            f"backward: grad has shape {seed.shape} but the tensor has shape {root.shape}; "
+            "pass a gradient of the same shape as the tensor"
+        )
+    return seed.astype(root.dtype, copy=True)
 
-    if root._ctx is None:  # a leaf: its gradient is the seed itself
-        _accumulate_leaf(root, seed, None)
-        return
 
-    order = _topological_order(root)
-    pending: dict[int, np.ndarray] = {id(root): seed}
-    anomaly = _state.anomaly
+def _run_backward(order: list[tuple[int, Tensor]], retain_graph: bool, anomaly: bool) -> None:
+    """The backward loop: one vector-Jacobian product per node, newest node first.
+
+    Each tensor's incoming gradient is summed in its ``_pending_grad`` slot until the
+    tensor's turn comes; leaves accumulate straight into ``.grad``.
+    """
     ndarray = np.ndarray
-    for tensor in reversed(order):
-        out_grad = pending.pop(id(tensor), None)
+    for _, tensor in order:
         node = tensor._ctx
-        if out_grad is None:  # nothing flows through this node (e.g. a constant branch)
+        out_grad = tensor._pending_grad
+        if out_grad is None:  # nothing flows through this node (e.g. an unused branch)
             if not retain_graph:
                 node.saved = node.parents = None
             continue
+        tensor._pending_grad = None
         if tensor._retains_grad:
-            _accumulate_leaf(tensor, out_grad, None)
+            _accumulate(tensor, out_grad)
         input_grads = node.backward(node, out_grad)
         parents = node.parents
         if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
             _raise_bad_arity(node, input_grads, len(parents))
         for index, (parent, parent_grad) in enumerate(zip(parents, input_grads, strict=True)):
-            if parent_grad is not None and parent.requires_grad:
-                data = parent.data
-                if (
-                    parent_grad.__class__ is not ndarray
-                    or parent_grad.shape != data.shape
-                    or parent_grad.dtype != data.dtype
-                ):
-                    parent_grad = _conform(node, index, data, parent_grad)
-                if anomaly and not np.isfinite(parent_grad).all():
-                    raise RuntimeError(
-                        f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
-                        f"gradient of input {index} (shape {data.shape})"
-                    )
-                if parent._ctx is None:
-                    _accumulate_leaf(parent, parent_grad, out_grad)
-                else:
-                    key = id(parent)
-                    previous = pending.get(key)
-                    pending[key] = parent_grad if previous is None else previous + parent_grad
+            if parent_grad is None or not parent.requires_grad:
+                continue
+            data = parent.data
+            if (
+                parent_grad.__class__ is not ndarray
+                or parent_grad.shape != data.shape
+                or parent_grad.dtype != data.dtype
+            ):
+                parent_grad = _conform(node, index, data, parent_grad)
+            if anomaly and not np.isfinite(parent_grad).all():
+                raise RuntimeError(
+                    f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
+                    f"gradient of input {index} (shape {data.shape})"
+                )
+            if parent._ctx is not None:
+                previous = parent._pending_grad
+                parent._pending_grad = parent_grad if previous is None else previous + parent_grad
+            elif parent.grad is None:
+                # Keep an array no one else holds, so a later `grad +=` cannot leak into
+                # another tensor's gradient (Add passes the same array to both inputs).
+                if parent_grad is out_grad or parent_grad.base is not None:
+                    parent_grad = parent_grad.copy()
+                parent.grad = parent_grad
+            else:
+                parent.grad += parent_grad
         if not retain_graph:  # free saved arrays and links: the graph's memory returns now
             node.saved = node.parents = None
 
@@ -455,9 +471,10 @@ def _conform(node: Function, index: int, data: np.ndarray, grad: Any) -> np.ndar
     return grad
 
 
-def _accumulate_leaf(tensor: Tensor, grad: np.ndarray, incoming: np.ndarray | None) -> None:
+def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+    """Add ``grad`` into ``tensor.grad`` (a private copy the first time)."""
     if tensor.grad is None:
-        tensor.grad = grad.copy() if incoming is None else _owned(grad, incoming)
+        tensor.grad = grad.copy()
     else:
         tensor.grad += grad
 

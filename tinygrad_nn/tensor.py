@@ -54,7 +54,16 @@ class Tensor:
         [[1.0, -2.0]]
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_retains_grad", "data", "grad", "name", "requires_grad")
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_pending_grad",
+        "_retains_grad",
+        "data",
+        "grad",
+        "name",
+        "requires_grad",
+    )
 
     # Make NumPy hand `ndarray <op> Tensor` to the Tensor's reflected operator.
     __array_ufunc__ = None
@@ -89,6 +98,7 @@ class Tensor:
         self.name: str | None = name
         self._ctx: autograd.Function | None = None
         self._retains_grad = False
+        self._pending_grad: np.ndarray | None = None  # used by the backward pass only
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -100,6 +110,7 @@ class Tensor:
         tensor.name = None
         tensor._ctx = None
         tensor._retains_grad = False
+        tensor._pending_grad = None
         return tensor
 
     @classmethod
