@@ -56,6 +56,9 @@ class _State(threading.local):
     anomaly: bool = False
     # Tuple of the Modules currently being called, outermost first (for graph drawings).
     module_scope: tuple[Any, ...] = ()
+    # Called with the root of every backward, which then keeps its graph (as with
+    # retain_graph=True) so it can still be drawn; set by `tinygrad_nn.viz.capture`.
+    backward_observers: tuple[Callable[[Tensor], None], ...] = ()
 
 
 _state = _State()
@@ -239,7 +242,7 @@ class Function:
         tensors = inputs
         for value in inputs:
             if value.__class__ is not tensor_type and not isinstance(value, tensor_type):
-                tensors = tuple(_as_tensor(x, tensor_type) for x in inputs)
+                tensors = _as_tensors(inputs, tensor_type)
                 break
         ctx = cls.__new__(cls)
         ctx.saved = None
@@ -278,8 +281,12 @@ class Function:
         return f"<{self.op_name()} node>"
 
 
-def _as_tensor(value: Any, tensor_type: type[Tensor]) -> Tensor:
-    return value if isinstance(value, tensor_type) else tensor_type._constant(value)
+def _as_tensors(inputs: tuple[Any, ...], tensor_type: type[Tensor]) -> tuple[Tensor, ...]:
+    """Wrap numbers and arrays as constants; numbers follow the first tensor's float dtype."""
+    like = next((x for x in inputs if isinstance(x, tensor_type)), None)
+    return tuple(
+        x if isinstance(x, tensor_type) else tensor_type._constant(x, like=like) for x in inputs
+    )
 
 
 def _describe_failure(cls: type[Function], tensors: Sequence[Tensor], error: Exception) -> str:
@@ -358,6 +365,10 @@ def _backward_order(root: Tensor) -> list[tuple[int, Tensor]]:
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``; see `Tensor.backward`."""
     seed = _seed_gradient(root, grad)
+    if _state.backward_observers:  # inside tinygrad_nn.viz.capture(): keep the graph
+        retain_graph = True
+        for observer in _state.backward_observers:
+            observer(root)
     if root._ctx is None:  # a leaf: its gradient is the seed itself
         _accumulate(root, seed)
         return
@@ -435,8 +446,13 @@ def _run_backward(order: list[tuple[int, Tensor]], retain_graph: bool, anomaly: 
                 parent._pending_grad = parent_grad if previous is None else previous + parent_grad
             elif parent.grad is None:
                 # Keep an array no one else holds, so a later `grad +=` cannot leak into
-                # another tensor's gradient (Add passes the same array to both inputs).
-                if parent_grad is out_grad or parent_grad.base is not None:
+                # another tensor's gradient (Add passes the same array to both inputs, a
+                # custom op may return one fresh array for two inputs).
+                if (
+                    parent_grad is out_grad
+                    or parent_grad.base is not None
+                    or sum(g is parent_grad for g in input_grads) > 1
+                ):
                     parent_grad = parent_grad.copy()
                 parent.grad = parent_grad
             else:
