@@ -1,11 +1,18 @@
-"""Reverse-mode autodiff in a dozen lines: fit y = 3x - 1 with a hand-rolled SGD loop."""
+"""Reverse-mode autodiff in a dozen lines: fit y = 3x - 1 with a hand-rolled SGD loop.
+
+Run it with ``python examples/autodiff_basics.py``; ``main(quick=True)`` (what the test
+suite calls) takes a few steps only.
+"""
 
 import numpy as np
 
 import tinygrad_nn as tnn
 
 
-def main(steps: int = 200) -> float:
+def main(steps: int = 200, quick: bool = False) -> float:
+    """Fit w and b by gradient descent; returns the final mean squared error."""
+    if quick:
+        steps = min(steps, 20)
     rng = np.random.default_rng(0)
     x = tnn.Tensor(rng.uniform(-1, 1, size=(64, 1)))
     y = 3 * x - 1
