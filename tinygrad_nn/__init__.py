@@ -8,6 +8,7 @@ Example:
     array([[3., 3.]])
 """
 
+from tinygrad_nn import losses, nn, optim
 from tinygrad_nn.autograd import (
     Function,
     detect_anomaly,
@@ -21,6 +22,7 @@ from tinygrad_nn.autograd import (
     value_and_grad,
 )
 from tinygrad_nn.functional import concatenate, stack, where
+from tinygrad_nn.io import load, save
 from tinygrad_nn.tensor import Tensor
 
 __version__ = "0.1.0"
@@ -36,7 +38,12 @@ __all__ = [
     "grad",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "load",
+    "losses",
+    "nn",
     "no_grad",
+    "optim",
+    "save",
     "set_default_dtype",
     "stack",
     "value_and_grad",

@@ -1,0 +1,201 @@
+"""Tests of tinygrad_nn.losses: values vs NumPy, gradients vs finite differences, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from tinygrad_nn import Tensor, losses
+from tinygrad_nn.nn import MLP
+
+REDUCE = {"sum": np.sum, "mean": np.mean, "none": lambda values: values}
+
+# name -> (loss function, elementwise NumPy reference of (pred, target))
+ELEMENTWISE: dict[str, tuple[Callable[..., Tensor], Callable[..., np.ndarray], str]] = {
+    "squared_error": (losses.squared_error, lambda p, t: (p - t) ** 2, "sum"),
+    "absolute_error": (losses.absolute_error, lambda p, t: np.abs(p - t), "sum"),
+    "mse": (losses.mse, lambda p, t: (p - t) ** 2, "mean"),
+    "mae": (losses.mae, lambda p, t: np.abs(p - t), "mean"),
+}
+
+shapes = st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple)
+
+
+def numeric_gradient(fn: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar fn() with respect to ``array`` (changed in place)."""
+    gradient = np.zeros_like(array)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + eps
+        plus = fn()
+        array[index] = saved - eps
+        minus = fn()
+        array[index] = saved
+        gradient[index] = (plus - minus) / (2 * eps)
+    return gradient
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("reduction", ["sum", "mean", "none"])
+@settings(max_examples=15, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**32 - 1))
+def test_values_and_gradients(name: str, reduction: str, shape: tuple, seed: int) -> None:
+    loss_fn, reference, _ = ELEMENTWISE[name]
+    rng = np.random.default_rng(seed)
+    pred_data, target_data = rng.normal(size=shape), rng.normal(size=shape)
+    assume(np.abs(pred_data - target_data).min() > 1e-3)  # away from the kink of |d|
+    pred = Tensor(pred_data, requires_grad=True)
+    target = Tensor(target_data, requires_grad=True)
+    out = loss_fn(pred, target, reduction=reduction)
+    expected = REDUCE[reduction](reference(pred_data, target_data))
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-14)
+    upstream = rng.normal(size=out.shape)
+    out.backward(upstream)
+
+    def objective() -> float:
+        return float(np.sum(REDUCE[reduction](reference(pred_data, target_data)) * upstream))
+
+    np.testing.assert_allclose(pred.grad, numeric_gradient(objective, pred_data), rtol=1e-5)
+    np.testing.assert_allclose(target.grad, numeric_gradient(objective, target_data), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_default_reduction_and_ndarray_target(name: str) -> None:
+    loss_fn, reference, default = ELEMENTWISE[name]
+    pred = np.array([[1.0, -2.0], [0.5, 3.0]])
+    target = np.array([[0.0, 1.0], [0.5, -1.0]])
+    expected = REDUCE[default](reference(pred, target))
+    assert loss_fn(Tensor(pred), target).item() == pytest.approx(expected)
+    assert loss_fn(Tensor(pred), target.tolist()).item() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_shape_mismatch_and_bad_reduction(name: str) -> None:
+    loss_fn = ELEMENTWISE[name][0]
+    with pytest.raises(ValueError, match=rf"{name}: prediction shape \(4, 1\).*\(4,\)"):
+        loss_fn(Tensor(np.zeros((4, 1))), np.zeros(4))
+    with pytest.raises(ValueError, match=rf"{name}: reduction"):
+        loss_fn(Tensor(np.zeros(3)), np.zeros(3), reduction="avg")
+
+
+def test_squared_error_is_one_fused_node_and_keeps_float32() -> None:
+    pred = Tensor(np.ones((8, 2), np.float32), requires_grad=True)
+    loss = losses.squared_error(pred, np.zeros((8, 2)))  # a float64 target is cast
+    assert type(loss._ctx).__name__ == "SquaredError"
+    assert all(parent._ctx is None for parent in loss._ctx.parents)
+    assert loss.dtype == np.float32 and loss.item() == 16.0
+    loss.backward()
+    assert pred.grad.dtype == np.float32
+    np.testing.assert_array_equal(pred.grad, 2.0)
+
+
+def test_squared_error_skips_the_gradient_of_a_constant_target() -> None:
+    pred = Tensor(np.ones(3), requires_grad=True)
+    target = Tensor(np.zeros(3))
+    losses.mse(pred, target).backward()
+    assert target.grad is None
+    np.testing.assert_allclose(pred.grad, 2 / 3)
+
+
+# ---------------------------------------------------------------------- cross entropy
+
+
+def log_softmax_reference(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@settings(max_examples=15, deadline=None)
+@given(batch=st.integers(1, 5), classes=st.integers(2, 5), seed=st.integers(0, 2**32 - 1))
+def test_cross_entropy_values_and_gradients(
+    reduction: str, batch: int, classes: int, seed: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    logits_data = rng.normal(size=(batch, classes)) * 3
+    labels = rng.integers(0, classes, size=batch)
+    logits = Tensor(logits_data, requires_grad=True)
+    out = losses.cross_entropy(logits, labels, reduction=reduction)
+
+    def reference() -> np.ndarray:
+        return -log_softmax_reference(logits_data)[np.arange(batch), labels]
+
+    np.testing.assert_allclose(out.data, REDUCE[reduction](reference()), rtol=1e-12)
+    upstream = rng.normal(size=out.shape)
+    out.backward(upstream)
+    numeric = numeric_gradient(
+        lambda: float(np.sum(REDUCE[reduction](reference()) * upstream)), logits_data
+    )
+    np.testing.assert_allclose(logits.grad, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_cross_entropy_is_stable_and_mean_by_default() -> None:
+    logits = Tensor(np.array([[1000.0, 0.0, -1000.0], [1000.0, 1000.0, 0.0]]), requires_grad=True)
+    labels = Tensor(np.array([0, 1]))
+    loss = losses.cross_entropy(logits, labels)
+    np.testing.assert_allclose(loss.item(), (0.0 + np.log(2)) / 2)
+    loss.backward()
+    assert np.all(np.isfinite(logits.grad))
+    expected = np.array([[0.0, 0.0, 0.0], [0.5, -0.5, 0.0]]) / 2
+    np.testing.assert_allclose(logits.grad, expected, atol=1e-12)
+
+
+def test_cross_entropy_errors() -> None:
+    logits = Tensor(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="integers"):
+        losses.cross_entropy(logits, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"shape \(2,\)"):
+        losses.cross_entropy(logits, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        losses.cross_entropy(logits, np.array([0, 3]))
+    with pytest.raises(ValueError, match="batch, classes"):
+        losses.cross_entropy(Tensor(np.zeros(3)), np.array([0]))
+    with pytest.raises(ValueError, match="reduction"):
+        losses.cross_entropy(logits, np.array([0, 1]), reduction="max")
+
+
+# ---------------------------------------------------------------------- penalties
+
+
+@pytest.mark.parametrize(
+    ("penalty", "reference", "derivative"),
+    [
+        (losses.l1_penalty, np.abs, np.sign),
+        (losses.l2_penalty, np.square, lambda w: 2 * w),
+    ],
+)
+def test_penalties(penalty: Callable, reference: Callable, derivative: Callable) -> None:
+    model = MLP([2, 3, 1], rng=0)
+    params = list(model.parameters())
+    out = penalty(model.parameters())  # a generator is fine
+    assert out.name == penalty.__name__
+    expected = sum(float(reference(p.data).sum()) for p in params)
+    assert out.item() == pytest.approx(expected, rel=1e-12)
+    out.backward()
+    for p in params:
+        np.testing.assert_allclose(p.grad, derivative(p.data))
+    weights_only = penalty([layer.weight for layer in model.layers])
+    assert weights_only.item() == pytest.approx(
+        sum(float(reference(layer.weight.data).sum()) for layer in model.layers)
+    )
+    with pytest.raises(ValueError, match="no tensors"):
+        penalty([])
+    with pytest.raises(TypeError, match="not a Tensor"):
+        penalty([np.ones(2)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [8192, 8193, 200_000])  # both reduction paths of the op
+def test_squared_error_large_inputs(dtype: type, size: int) -> None:
+    rng = np.random.default_rng(size)
+    pred, target = rng.normal(size=(2, size)).astype(dtype)
+    expected = np.sum((pred.astype(np.float64) - target) ** 2)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    total = losses.squared_error(Tensor(pred), target)
+    assert total.dtype == dtype
+    np.testing.assert_allclose(total.item(), expected, rtol=rtol)
+    np.testing.assert_allclose(losses.mse(Tensor(pred), target).item(), expected / size, rtol=rtol)
