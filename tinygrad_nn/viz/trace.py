@@ -1,0 +1,338 @@
+"""`trace_backward`: the backward pass, step by step, as a printable table.
+
+It replays what `Tensor.backward` does on the same graph, in the same order (newest node
+first), but only records: for every op, the gradient arriving at its output, the local
+derivative rule (the first line of the op's docstring), the gradient it sends to each
+input and the axes the engine sums away because the input was broadcast. Nothing is
+written to any ``.grad`` and the graph is not freed, so the user's graph and gradients
+are left exactly as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tinygrad_nn.autograd import unbroadcast
+from tinygrad_nn.viz.snapshot import CONSTANT, GraphWalk, op_rule, walk
+
+if TYPE_CHECKING:
+    from tinygrad_nn.tensor import Tensor
+
+__all__ = ["BackwardStep", "BackwardTrace", "GradientSent", "trace_backward"]
+
+# (input, its reduced gradient or None, broadcast axes summed, raw gradient shape)
+_Sent = tuple["Tensor", "np.ndarray | None", tuple[int, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class GradientSent:
+    """The gradient one op sends to one of its inputs.
+
+    Attributes:
+        to: the input: a parameter path or name, or ``#k Op`` for the output of step k.
+        shape: the input's shape (the shape of the gradient after reduction).
+        norm: the L2 norm of that gradient, or None when none is sent (a constant, or an
+            input that does not require grad).
+        summed_axes: axes of the op's raw gradient that the engine summed away because
+            the input was broadcast (empty when the shapes already matched).
+        raw_shape: the shape of the op's raw gradient before that sum.
+    """
+
+    to: str
+    shape: tuple[int, ...]
+    norm: float | None
+    summed_axes: tuple[int, ...] = ()
+    raw_shape: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackwardStep:
+    """One op visited by backward.
+
+    Attributes:
+        number: 1 for the first op visited (the one that made the root).
+        op: the op's name, e.g. ``"Relu"``.
+        rule: its local derivative in words, from its docstring.
+        module: the module call it ran in (``"layers.0: Linear(1→16)"``), or None.
+        output: the op's output (its name, if it has one).
+        shape: the output's shape, which is also the incoming gradient's shape.
+        value: the output's value when it has a single element, else None.
+        grad_norm: the L2 norm of the gradient arriving at the output.
+        sends: one `GradientSent` per input, in argument order.
+    """
+
+    number: int
+    op: str
+    rule: str
+    module: str | None
+    output: str
+    shape: tuple[int, ...]
+    value: float | None
+    grad_norm: float
+    sends: tuple[GradientSent, ...]
+
+
+class BackwardTrace:
+    """The steps of a backward pass; ``print(trace)`` shows them as a table.
+
+    Attributes:
+        steps: the `BackwardStep` list in visit order.
+        root: a description of the tensor backward started from.
+        terms: ``(name, value)`` for every named single-element intermediate (such as the
+            ``l2_penalty`` term of a loss), so the loss can be read term by term.
+    """
+
+    def __init__(
+        self,
+        steps: list[BackwardStep],
+        root: str,
+        terms: list[tuple[str, float]],
+        grad_norms: dict[int, float],
+        step_of: dict[int, int],
+    ) -> None:
+        self.steps = steps
+        self.root = root
+        self.terms = terms
+        # id(tensor) -> norm of its total gradient, and id(op output) -> step number,
+        # valid while the traced graph is alive (used by draw_graph(order=True)).
+        self._grad_norms = grad_norms
+        self._step_of = step_of
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[BackwardStep]:
+        return iter(self.steps)
+
+    def __getitem__(self, index: int) -> BackwardStep:
+        return self.steps[index]
+
+    def __repr__(self) -> str:
+        return f"<BackwardTrace of {self.root}: {len(self.steps)} steps>"
+
+    def __str__(self) -> str:
+        return format_trace(self)
+
+
+def trace_backward(
+    tensor: Tensor, grad: Any = None, params: Mapping[str, Tensor] | None = None
+) -> BackwardTrace:
+    """List the steps backward takes from ``tensor``, without changing any gradient.
+
+    The graph must still be whole: call it before ``backward()``, after
+    ``backward(retain_graph=True)``, or inside ``tinygrad_nn.viz.keep_graphs()``. It costs one
+    extra backward pass; no ``.grad`` is written and the graph is not freed.
+
+    Args:
+        tensor: where backward starts, usually the loss.
+        grad: the seed gradient; may be omitted for a single-element tensor.
+        params: optional ``{name: tensor}`` names for leaves, e.g.
+            ``dict(model.named_parameters())`` (found automatically for tensors used
+            inside Module calls).
+
+    Returns:
+        A `BackwardTrace`; print it for a table.
+
+    Raises:
+        GraphFreedError: an earlier backward freed the graph.
+
+    Example:
+        >>> x = Tensor(np.ones((4, 3)), name="x")
+        >>> b = Tensor(np.zeros(3), requires_grad=True, name="b")
+        >>> trace = trace_backward((x + b).relu().sum())
+        >>> [step.op for step in trace]
+        ['Sum', 'Relu', 'Add']
+        >>> trace[2].sends[1].summed_axes
+        (0,)
+    """
+    return trace_walk(walk(tensor, params, caller="trace_backward"), grad)
+
+
+def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
+    """`trace_backward` on a graph already walked (shares the walk with a drawing)."""
+    tensor = graph.root
+    if not tensor.requires_grad:
+        raise RuntimeError(
+            "trace_backward: this tensor does not require grad, so backward has no steps; "
+            "create the inputs with requires_grad=True"
+        )
+    seed = _seed(tensor, grad)
+    pending: dict[int, np.ndarray] = {id(tensor): seed}
+    leaf_totals: dict[int, np.ndarray] = {}
+    grad_norms: dict[int, float] = {}
+    visits: list[tuple[Tensor, np.ndarray, list[_Sent]]] = []
+    for out in reversed(graph.ops):
+        out_grad = pending.pop(id(out), None)
+        if out_grad is None:
+            continue
+        grad_norms[id(out)] = _norm(out_grad)
+        node = out._ctx
+        raw_grads = node.backward(node, out_grad)
+        sent = []
+        for parent, raw in zip(node.parents, raw_grads, strict=True):
+            if raw is None or not parent.requires_grad:
+                sent.append((parent, None, (), ()))
+                continue
+            raw = np.asarray(raw)
+            axes = broadcast_axes(raw.shape, parent.shape)
+            reduced = unbroadcast(raw, parent.shape).astype(parent.dtype, copy=False)
+            sent.append((parent, reduced, axes, raw.shape))
+            totals = pending if parent._ctx is not None else leaf_totals
+            previous = totals.get(id(parent))
+            totals[id(parent)] = reduced if previous is None else previous + reduced
+        visits.append((out, out_grad, sent))
+    grad_norms.update({key: _norm(total) for key, total in leaf_totals.items()})
+
+    step_of = {id(out): number for number, (out, _, _) in enumerate(visits, start=1)}
+    steps = [_step(graph, step_of, number, *visit) for number, visit in enumerate(visits, 1)]
+    terms = [
+        (graph.labels[id(t)], float(t.data.reshape(-1)[0]))
+        for t in graph.ops
+        if t is not tensor and id(t) in graph.labels and t.data.size == 1
+    ]
+    return BackwardTrace(steps, _describe_root(graph), terms, grad_norms, step_of)
+
+
+def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Axes of ``grad_shape`` that `unbroadcast` sums to reach ``shape``.
+
+    Example:
+        >>> broadcast_axes((32, 16), (16,))
+        (0,)
+        >>> broadcast_axes((4, 2, 3), (2, 1))
+        (0, 2)
+    """
+    extra = len(grad_shape) - len(shape)
+    if extra < 0:
+        return ()
+    stretched = [
+        extra + i for i, size in enumerate(shape) if size == 1 and grad_shape[extra + i] != 1
+    ]
+    return (*range(extra), *stretched)
+
+
+def _seed(tensor: Tensor, grad: Any) -> np.ndarray:
+    if grad is None:
+        if tensor.size != 1:
+            raise RuntimeError(
+                f"trace_backward: grad can be omitted only for a single-element tensor, but "
+                f"this one has shape {tensor.shape}; pass grad= an array of that shape"
+            )
+        return np.ones(tensor.shape, dtype=tensor.dtype)
+    seed = np.asarray(getattr(grad, "data", grad), dtype=tensor.dtype)
+    if seed.shape != tensor.shape:
+        raise ValueError(
+            f"trace_backward: grad has shape {seed.shape} but the tensor has shape "
+            f"{tensor.shape}; pass a gradient of the same shape"
+        )
+    return seed
+
+
+def _norm(array: np.ndarray) -> float:
+    return float(np.linalg.norm(np.ravel(array)))
+
+
+def _reference(graph: GraphWalk, step_of: dict[int, int], tensor: Tensor) -> str:
+    """How a step's table row names a tensor: label, ``#k Op`` for intermediates, or kind."""
+    label = graph.labels.get(id(tensor))
+    if tensor._ctx is not None and id(tensor) in step_of:
+        made_by = f"#{step_of[id(tensor)]} {tensor._ctx.op_name()}"
+        return f"{label} ({made_by})" if label else made_by
+    if graph.kinds[id(tensor)] == CONSTANT:
+        return f"constant {float(tensor.data.reshape(-1)[0]):.4g}"
+    return graph.describe(tensor)
+
+
+def _step(
+    graph: GraphWalk,
+    step_of: dict[int, int],
+    number: int,
+    out: Tensor,
+    out_grad: np.ndarray,
+    sent: list[_Sent],
+) -> BackwardStep:
+    node = out._ctx
+    calls = graph.op_calls.get(id(out), ())
+    sends = tuple(
+        GradientSent(
+            to=_reference(graph, step_of, parent),
+            shape=tuple(parent.shape),
+            norm=None if reduced is None else _norm(reduced),
+            summed_axes=axes,
+            raw_shape=tuple(raw_shape),
+        )
+        for parent, reduced, axes, raw_shape in sent
+    )
+    name = graph.labels.get(id(out))
+    return BackwardStep(
+        number=number,
+        op=node.op_name(),
+        rule=op_rule(node),
+        module=graph.calls[calls[-1]].label if calls else None,
+        output=name or ("output" if out is graph.root else "-"),
+        shape=tuple(out.shape),
+        value=float(out.data.reshape(-1)[0]) if out.data.size == 1 else None,
+        grad_norm=_norm(out_grad),
+        sends=sends,
+    )
+
+
+def _describe_root(graph: GraphWalk) -> str:
+    root = graph.root
+    name = graph.labels.get(id(root), "output")
+    shape = "scalar" if root.data.size == 1 and root.ndim == 0 else str(tuple(root.shape))
+    text = f"{name} ({shape} {root.dtype})"
+    if root.data.size == 1:
+        text += f" = {float(root.data.reshape(-1)[0]):.6g}"
+    return text
+
+
+# --------------------------------------------------------------------------- table
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def format_trace(trace: BackwardTrace) -> str:
+    """The trace as a fixed-width table (what ``str(trace)`` returns)."""
+    lines = [f"backward from {trace.root}: {len(trace.steps)} steps, newest op first"]
+    if trace.terms:
+        lines.append("named terms: " + ", ".join(f"{n} = {v:.6g}" for n, v in trace.terms))
+    rows = [("#", "op", "module", "output", "value", "grad in: shape", "norm", "local derivative")]
+    for step in trace.steps:
+        rows.append(
+            (
+                str(step.number),
+                step.op,
+                step.module or "",
+                step.output,
+                _fmt(step.value) if step.value is not None else "",
+                str(step.shape),
+                _fmt(step.grad_norm),
+                step.rule,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+
+    def row_text(row: tuple[str, ...]) -> str:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        return "  ".join([*cells, row[-1]]).rstrip()
+
+    lines.append(row_text(rows[0]))
+    for step, row in zip(trace.steps, rows[1:], strict=True):
+        lines.append(row_text(row))
+        indent = " " * (widths[0] + 2)
+        for index, sent in enumerate(step.sends):
+            if sent.norm is None:
+                lines.append(f"{indent}-> in{index} {sent.to}: no gradient")
+                continue
+            text = f"{indent}-> in{index} {sent.to}: shape {sent.shape}, norm {_fmt(sent.norm)}"
+            if sent.summed_axes:
+                text += f", summed over broadcast axes {sent.summed_axes} of {sent.raw_shape}"
+            lines.append(text)
+    return "\n".join(lines)
