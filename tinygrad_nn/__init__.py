@@ -8,6 +8,9 @@ Example:
     array([[3., 3.]])
 """
 
+import importlib
+from typing import Any
+
 from tinygrad_nn import losses, nn, optim
 from tinygrad_nn.autograd import (
     Function,
@@ -26,6 +29,17 @@ from tinygrad_nn.io import load, save
 from tinygrad_nn.tensor import Tensor
 
 __version__ = "0.1.0"
+
+# Loaded on first use (`tnn.viz.draw_graph(...)`): they pull in matplotlib, graphviz or
+# hypothesis, which `import tinygrad_nn` must not.
+_LAZY_SUBMODULES = ("data", "experiments", "reference", "testing", "viz")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f"tinygrad_nn.{name}")
+    raise AttributeError(f"module 'tinygrad_nn' has no attribute {name!r}")
+
 
 __all__ = [
     "Function",
