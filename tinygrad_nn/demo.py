@@ -216,7 +216,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train, print the article's summary line, write the outputs."""
     if args.batches < 10:
-        print("demo: --batches must be at least 10 (the summary compares 10-batch windows)")
+        print(
+            "demo: --batches must be at least 10 (the summary compares 10-batch windows)",
+            file=sys.stderr,
+        )
         return 2
     config = DemoConfig(
         seed=args.seed,
