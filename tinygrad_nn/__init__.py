@@ -24,6 +24,7 @@ from tinygrad_nn.autograd import (
     set_default_dtype,
     value_and_grad,
 )
+from tinygrad_nn.capture import capture_step
 from tinygrad_nn.functional import concatenate, stack, where
 from tinygrad_nn.io import load, save
 from tinygrad_nn.tensor import Tensor
@@ -45,6 +46,7 @@ __all__ = [
     "Function",
     "Tensor",
     "__version__",
+    "capture_step",
     "concatenate",
     "detect_anomaly",
     "enable_grad",

@@ -57,8 +57,11 @@ class _State(threading.local):
     # Tuple of the Modules currently being called, outermost first (for graph drawings).
     module_scope: tuple[Any, ...] = ()
     # Called with the root of every backward, which then keeps its graph (as with
-    # retain_graph=True) so it can still be drawn; set by `tinygrad_nn.viz.capture`.
+    # retain_graph=True) so it can still be drawn; set by `tinygrad_nn.viz.keep_graphs`.
     backward_observers: tuple[Callable[[Tensor], None], ...] = ()
+    # Called with (op class, input tensors, keyword arguments, output) for every op while
+    # `tinygrad_nn.capture.capture_step` records a step.
+    recorder: Callable[..., None] | None = None
 
 
 _state = _State()
@@ -246,7 +249,8 @@ class Function:
                 break
         ctx = cls.__new__(cls)
         ctx.saved = None
-        # Unrolled for one and two inputs: this is the per-op overhead of every model.
+        # Unrolled for one to three inputs (three: Linear): this is the per-op overhead of
+        # every model, and a list comprehension costs as much as the rest of it.
         arity = len(tensors)
         if arity == 2:
             first, second = tensors
@@ -255,6 +259,10 @@ class Function:
         elif arity == 1:
             needs = (tensors[0].requires_grad,)
             arrays = (tensors[0].data,)
+        elif arity == 3:
+            first, second, third = tensors
+            needs = (first.requires_grad, second.requires_grad, third.requires_grad)
+            arrays = (first.data, second.data, third.data)
         else:
             needs = tuple([t.requires_grad for t in tensors])
             arrays = tuple([t.data for t in tensors])
@@ -262,7 +270,8 @@ class Function:
         state = _state
         record = state.grad_enabled and True in needs
         try:
-            out = cls.forward(ctx, *arrays, **kwargs)
+            # Spreading an empty **kwargs still builds a dict: most ops take none.
+            out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
         except (ValueError, IndexError, TypeError) as error:
             raise type(error)(_describe_failure(cls, tensors, error)) from error
         if out.__class__ is not np.ndarray:
@@ -275,6 +284,8 @@ class Function:
             ctx.scope = state.module_scope
             ctx.seq = _next_sequence_number()
             result._ctx = ctx
+        if state.recorder is not None:
+            state.recorder(cls, tensors, kwargs, result)
         return result
 
     def __repr__(self) -> str:
@@ -333,15 +344,15 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(grad)
 
 
-def _backward_order(root: Tensor) -> list[tuple[int, Tensor]]:
-    """Non-leaf tensors reachable from ``root`` as (sequence number, tensor), newest first.
+def _backward_order(root: Tensor) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``root``, newest node first.
 
     Every node gets a sequence number when it is recorded, and an op's inputs always exist
     before its output, so decreasing sequence numbers are a valid reverse topological
-    order: no depth-first bookkeeping, and no recursion whatever the graph's depth.
+    order: no depth-first bookkeeping, and no recursion whatever the graph's depth. The
+    numbers are unique, so one dict both marks visited nodes and sorts them.
     """
-    found = [(root._ctx.seq, root)]
-    seen = {id(root)}
+    by_number = {root._ctx.seq: root}
     stack = [root]
     while stack:
         node = stack.pop()._ctx
@@ -354,18 +365,16 @@ def _backward_order(root: Tensor) -> list[tuple[int, Tensor]]:
             )
         for parent in parents:
             parent_node = parent._ctx
-            if parent_node is not None and id(parent) not in seen:
-                seen.add(id(parent))
-                found.append((parent_node.seq, parent))
+            if parent_node is not None and parent_node.seq not in by_number:
+                by_number[parent_node.seq] = parent
                 stack.append(parent)
-    found.sort(reverse=True)
-    return found
+    return [by_number[number] for number in sorted(by_number, reverse=True)]
 
 
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Backpropagate from ``root``; see `Tensor.backward`."""
     seed = _seed_gradient(root, grad)
-    if _state.backward_observers:  # inside tinygrad_nn.viz.capture(): keep the graph
+    if _state.backward_observers:  # inside tinygrad_nn.viz.keep_graphs(): keep the graph
         retain_graph = True
         for observer in _state.backward_observers:
             observer(root)
@@ -377,7 +386,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
     try:
         _run_backward(order, retain_graph, _state.anomaly)
     except BaseException:
-        for _, tensor in order:
+        for tensor in order:
             tensor._pending_grad = None
         raise
 
@@ -389,13 +398,15 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
             "inputs with requires_grad=True (and not under no_grad) to get gradients"
         )
     if grad is None:
-        if root.size != 1:
+        data = root.data
+        if data.size != 1:
             raise RuntimeError(
                 f"backward: grad can be omitted only for a single-element tensor, but this one "
                 f"has shape {root.shape}; reduce it first (e.g. loss.sum()) or pass "
                 f"grad= an array of shape {root.shape}"
             )
-        return np.ones(root.shape, dtype=root.dtype)
+        seed = np.array(1, dtype=data.dtype)  # np.ones is a Python function, 5x slower
+        return seed if data.ndim == 0 else seed.reshape(data.shape)
     seed = np.asarray(grad.data if isinstance(grad, _tensor_module.Tensor) else grad)
     if seed.shape != root.shape:
         raise ValueError(
@@ -405,14 +416,16 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
     return seed.astype(root.dtype, copy=True)
 
 
-def _run_backward(order: list[tuple[int, Tensor]], retain_graph: bool, anomaly: bool) -> None:
+def _run_backward(order: list[Tensor], retain_graph: bool, anomaly: bool) -> None:
     """The backward loop: one vector-Jacobian product per node, newest node first.
 
     Each tensor's incoming gradient is summed in its ``_pending_grad`` slot until the
-    tensor's turn comes; leaves accumulate straight into ``.grad``.
+    tensor's turn comes; leaves accumulate straight into ``.grad``. This loop runs once
+    per node and input of every training step, so it does only the checks that catch
+    real mistakes (shape, dtype, arity) and leaves rare work to helpers.
     """
     ndarray = np.ndarray
-    for _, tensor in order:
+    for tensor in order:
         node = tensor._ctx
         out_grad = tensor._pending_grad
         if out_grad is None:  # nothing flows through this node (e.g. an unused branch)
@@ -426,39 +439,51 @@ def _run_backward(order: list[tuple[int, Tensor]], retain_graph: bool, anomaly: 
         parents = node.parents
         if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
             _raise_bad_arity(node, input_grads, len(parents))
-        for index, (parent, parent_grad) in enumerate(zip(parents, input_grads, strict=True)):
+        for parent, parent_grad in zip(parents, input_grads, strict=False):  # checked above
             if parent_grad is None or not parent.requires_grad:
                 continue
             data = parent.data
             if (
                 parent_grad.__class__ is not ndarray
                 or parent_grad.shape != data.shape
-                or parent_grad.dtype != data.dtype
+                or parent_grad.dtype is not data.dtype  # `is` is cheap; _conform compares
             ):
-                parent_grad = _conform(node, index, data, parent_grad)
+                parent_grad = _conform(node, parent, parent_grad)
             if anomaly and not np.isfinite(parent_grad).all():
                 raise RuntimeError(
                     f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
-                    f"gradient of input {index} (shape {data.shape})"
+                    f"gradient of input {_input_index(node, parent)} (shape {data.shape})"
                 )
             if parent._ctx is not None:
                 previous = parent._pending_grad
                 parent._pending_grad = parent_grad if previous is None else previous + parent_grad
             elif parent.grad is None:
-                # Keep an array no one else holds, so a later `grad +=` cannot leak into
-                # another tensor's gradient (Add passes the same array to both inputs, a
-                # custom op may return one fresh array for two inputs).
-                if (
-                    parent_grad is out_grad
-                    or parent_grad.base is not None
-                    or sum(g is parent_grad for g in input_grads) > 1
-                ):
-                    parent_grad = parent_grad.copy()
-                parent.grad = parent_grad
+                parent.grad = _first_leaf_grad(parent_grad, out_grad, input_grads)
             else:
                 parent.grad += parent_grad
         if not retain_graph:  # free saved arrays and links: the graph's memory returns now
             node.saved = node.parents = None
+
+
+def _first_leaf_grad(
+    grad: np.ndarray, out_grad: np.ndarray, input_grads: tuple[Any, ...]
+) -> np.ndarray:
+    """The array to store as a leaf's first ``.grad``: ``grad`` itself when no one else
+    can hold it, else a copy, so a later ``grad +=`` cannot leak into another gradient
+    (Add passes its incoming gradient to both inputs; a custom op may return one fresh
+    array for two inputs; a view shares its base's memory)."""
+    if grad is out_grad or grad.base is not None:
+        return grad.copy()
+    returned = 0
+    for other in input_grads:  # a plain loop: a generator costs more than the whole check
+        if other is grad:
+            returned += 1
+    return grad.copy() if returned > 1 else grad
+
+
+def _input_index(node: Function, parent: Tensor) -> int:
+    """Position of ``parent`` among the node's inputs (for error messages)."""
+    return next(index for index, tensor in enumerate(node.parents) if tensor is parent)
 
 
 def _raise_bad_arity(node: Function, input_grads: Any, expected: int) -> None:
@@ -469,8 +494,9 @@ def _raise_bad_arity(node: Function, input_grads: Any, expected: int) -> None:
     )
 
 
-def _conform(node: Function, index: int, data: np.ndarray, grad: Any) -> np.ndarray:
+def _conform(node: Function, parent: Tensor, grad: Any) -> np.ndarray:
     """Give a gradient its input's shape (summing broadcast axes) and dtype, or raise."""
+    data = parent.data
     if grad.__class__ is not np.ndarray:
         grad = np.asarray(grad)
     if grad.shape != data.shape:
@@ -479,8 +505,8 @@ def _conform(node: Function, index: int, data: np.ndarray, grad: Any) -> np.ndar
         except ValueError:
             raise RuntimeError(
                 f"{node.op_name()}.backward returned a gradient of shape {grad.shape} for input "
-                f"{index}, which has shape {data.shape}; return the input's shape (or "
-                f"the broadcast output's shape)"
+                f"{_input_index(node, parent)}, which has shape {data.shape}; return the "
+                "input's shape (or the broadcast output's shape)"
             ) from None
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)

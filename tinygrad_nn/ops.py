@@ -8,6 +8,7 @@ Composite ops (mean, softmax, losses ...) live in `tinygrad_nn.functional`.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -231,7 +232,11 @@ class Relu(Function):
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         (out,) = ctx.saved
-        return (grad * (out > 0),)
+        # out >= 0, so sign(out) is the 0/1 derivative already in grad's dtype: three
+        # times faster than multiplying by a boolean mask (a mixed-type loop).
+        derivative = np.sign(out)
+        derivative *= grad
+        return (derivative,)
 
 
 _expit = None
@@ -364,16 +369,15 @@ class Linear(Function):
     def forward(
         ctx: Function, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
     ) -> np.ndarray:
-        if weight.ndim != 2 or x.ndim == 0 or x.shape[-1] != weight.shape[1]:
-            raise ValueError(
-                f"input's last axis ({x.shape[-1] if x.ndim else 'none'}) must equal the "
-                f"weight's in_features ({weight.shape[1] if weight.ndim == 2 else '?'})"
-            )
+        # Only what np.dot would not reject itself (it names a mismatched in_features).
+        if weight.ndim != 2 or x.ndim == 0:
+            raise ValueError("x must have at least one axis and the weight exactly two")
+        if bias is not None and bias.shape != weight.shape[:1]:
+            raise ValueError(f"bias must have shape ({weight.shape[0]},)")
         ctx.save_for_backward(x, weight)
-        out = x @ weight.T
+        # np.dot is np.matmul for a 2-D right operand, with half the call overhead.
+        out = np.dot(x, weight.T)
         if bias is not None:
-            if bias.shape != (weight.shape[0],):
-                raise ValueError(f"bias must have shape ({weight.shape[0]},)")
             out += bias
         return out
 
@@ -381,19 +385,28 @@ class Linear(Function):
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, weight = ctx.saved
         needs = ctx.needs_input_grad
-        grad_x = grad @ weight if needs[0] else None
+        grad_x = np.dot(grad, weight) if needs[0] else None
         grad_w = grad_b = None
+        if grad.ndim != 2:  # (..., out): fold the leading axes into one batch axis
+            grad = grad.reshape(-1, grad.shape[-1])
+            x = x.reshape(-1, x.shape[-1])
         if needs[1]:
-            if x.ndim == 2:
-                grad_w = grad.T @ x
-            else:
-                flat = grad.reshape(-1, grad.shape[-1])
-                grad_w = flat.T @ x.reshape(-1, x.shape[-1])
+            grad_w = np.dot(grad.T, x)
         if len(needs) == 3 and needs[2]:
-            grad_b = grad.sum(axis=tuple(range(grad.ndim - 1)))
+            # ones @ grad: one BLAS call, several times cheaper than grad.sum(axis=0) for
+            # small batches (NumPy's reduction machinery has a high fixed cost).
+            grad_b = np.dot(_ones(grad.shape[0], grad.dtype), grad)
         if len(needs) == 3:
             return (grad_x, grad_w, grad_b)
         return (grad_x, grad_w)
+
+
+@functools.lru_cache(maxsize=32)
+def _ones(length: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``length`` ones (cached: Linear's bias gradient uses it)."""
+    ones = np.ones(length, dtype)
+    ones.flags.writeable = False
+    return ones
 
 
 # --------------------------------------------------------------------------- reductions

@@ -1,0 +1,211 @@
+"""`tinygrad_nn.capture.capture_step`: a recorded step replays exactly what eager mode does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_nn as tnn
+from tinygrad_nn import Tensor
+from tinygrad_nn.capture import CapturedStep, capture_step
+from tinygrad_nn.losses import cross_entropy, squared_error
+from tinygrad_nn.nn import MLP
+from tinygrad_nn.optim import SGD, Adam
+
+
+def twin_models(shape, dtype=np.float64, **kwargs):
+    """Two MLPs with identical weights: one for eager mode, one for the captured step."""
+    eager = MLP(shape, rng=0, dtype=dtype, **kwargs)
+    captured = MLP(shape, rng=0, dtype=dtype, **kwargs)
+    return eager, captured
+
+
+def batches(count, batch, n_in, n_out, seed=1, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return [
+        (rng.normal(size=(batch, n_in)).astype(dtype), rng.random((batch, n_out)).astype(dtype))
+        for _ in range(count)
+    ]
+
+
+def assert_same_gradients(eager, captured):
+    for (name, a), (_, b) in zip(
+        eager.named_parameters(), captured.named_parameters(), strict=True
+    ):
+        assert a.grad is not None and b.grad is not None, name
+        np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
+
+
+@pytest.mark.parametrize("optimizer_type", [SGD, Adam])
+def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type):
+    eager, captured = twin_models([3, 8, 8, 2], output_activation=None)
+    eager_opt = optimizer_type(eager.parameters(), lr=0.05)
+    captured_opt = optimizer_type(captured.parameters(), lr=0.05)
+
+    @capture_step
+    def loss_fn(x, y):
+        return squared_error(captured(x), y) / (2 * len(x))
+
+    for x, y in batches(6, 16, 3, 2):
+        eager_opt.zero_grad()
+        eager_loss = squared_error(eager(Tensor(x)), y) / (2 * len(x))
+        eager_loss.backward()
+        captured_opt.zero_grad()
+        captured_loss = loss_fn(x, y)
+        assert captured_loss.item() == eager_loss.item()
+        assert not captured_loss.requires_grad and captured_loss.is_leaf
+        assert_same_gradients(eager, captured)
+        eager_opt.step()
+        captured_opt.step()
+    assert loss_fn.recordings == 1
+    for a, b in zip(eager.parameters(), captured.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_float32_stays_float32_and_matches_eager():
+    eager, captured = twin_models([2, 5, 1], dtype=np.float32)
+    loss_fn = capture_step(lambda x, y: squared_error(captured(x), y, reduction="mean"))
+    for x, y in batches(3, 4, 2, 1, dtype=np.float32):
+        for model in (eager, captured):
+            model.zero_grad()
+        squared_error(eager(Tensor(x)), y, reduction="mean").backward()
+        loss = loss_fn(x, y)
+        assert loss.dtype == np.float32
+        assert_same_gradients(eager, captured)
+        assert all(p.grad.dtype == np.float32 for p in captured.parameters())
+
+
+def test_gradients_accumulate_across_calls_like_backward():
+    _, model = twin_models([1, 4, 1])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    x, y = batches(1, 8, 1, 1)[0]
+    loss_fn(x, y)  # recorded
+    first = [p.grad.copy() for p in model.parameters()]
+    loss_fn(x, y)  # replayed, accumulates
+    for p, g in zip(model.parameters(), first, strict=True):
+        np.testing.assert_allclose(p.grad, 2 * g)
+
+
+def test_shared_weights_and_broadcasting_replay_exactly():
+    w = Tensor(np.random.default_rng(3).normal(size=(4, 4)), requires_grad=True)
+    bias = Tensor(np.ones(4), requires_grad=True)
+
+    def loss(x):
+        hidden = (x @ w + bias).tanh()
+        return ((hidden @ w) * 0.5).sum()
+
+    captured = capture_step(loss)
+    for x, _ in batches(3, 5, 4, 1):
+        w.grad = bias.grad = None
+        loss(Tensor(x)).backward()
+        expected = w.grad.copy(), bias.grad.copy()
+        w.grad = bias.grad = None
+        captured(x)
+        np.testing.assert_array_equal(w.grad, expected[0])
+        np.testing.assert_array_equal(bias.grad, expected[1])
+
+
+def test_a_shape_change_raises_or_recaptures():
+    _, model = twin_models([1, 4, 1])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    x, y = batches(1, 8, 1, 1)[0]
+    loss_fn(x, y)
+    with pytest.raises(ValueError, match=r"input 0 has shape \(5, 1\).*\(8, 1\) float64"):
+        loss_fn(x[:5], y[:5])
+    with pytest.raises(ValueError, match="dtype float32"):
+        loss_fn(x.astype(np.float32), y)
+
+    flexible = capture_step(lambda x, y: squared_error(model(x), y), recapture=True)
+    flexible(x, y)
+    model.zero_grad()
+    flexible(x[:5], y[:5])
+    assert flexible.recordings == 2
+    expected = [p.grad.copy() for p in model.parameters()]
+    model.zero_grad()
+    squared_error(model(Tensor(x[:5])), y[:5]).backward()
+    for p, g in zip(model.parameters(), expected, strict=True):
+        np.testing.assert_array_equal(p.grad, g)
+
+
+def test_freezing_a_parameter_after_recording_is_caught():
+    _, model = twin_models([1, 4, 1])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    x, y = batches(1, 8, 1, 1)[0]
+    loss_fn(x, y)
+    model.layers[0].bias.requires_grad = False
+    with pytest.raises(ValueError, match="requires_grad"):
+        loss_fn(x, y)
+
+
+def test_values_read_outside_ops_are_refused_when_recording():
+    model = MLP([2, 3], rng=0, output_activation=None)
+    labels = np.array([0, 2, 1, 0])
+    x = np.ones((4, 2))
+    frozen_labels = capture_step(lambda x, labels: cross_entropy(model(x), labels))
+    with pytest.raises(ValueError, match="index= argument"):
+        frozen_labels(x, labels)
+    detached = capture_step(lambda x: (model(x) * model(x).detach()).sum())
+    with pytest.raises(ValueError, match="detach"):
+        detached(x)
+
+
+def test_bad_functions_and_inputs_give_clear_errors():
+    model = MLP([1, 2], rng=0)
+    with pytest.raises(TypeError, match="loss Tensor"):
+        capture_step(lambda x: 1.0)(np.ones((2, 1)))
+    with pytest.raises(ValueError, match="single-element loss"):
+        capture_step(lambda x: model(x))(np.ones((2, 1)))
+    with pytest.raises(ValueError, match="requires grad"):
+        capture_step(lambda x: model(x).sum())(Tensor(np.ones((2, 1)), requires_grad=True))
+    with pytest.raises(TypeError, match="function"):
+        CapturedStep(42)
+
+
+def test_extra_outputs_are_returned_without_graph():
+    model = MLP([1, 3, 2], rng=0)
+
+    @capture_step
+    def step(x, y):
+        prediction = model(x)
+        return squared_error(prediction, y), prediction
+
+    x, y = batches(1, 4, 1, 2)[0]
+    for _ in range(2):
+        loss, prediction = step(x, y)
+        assert prediction.shape == (4, 2) and prediction.is_leaf
+        np.testing.assert_allclose(loss.item(), ((prediction.data - y) ** 2).sum())
+
+
+def test_forward_only_capture_matches_no_grad_inference():
+    model = MLP([2, 6, 3], rng=0)
+    predict = capture_step(lambda x: model(x), backward=False)
+    for x, _ in batches(3, 5, 2, 1):
+        with tnn.no_grad():
+            expected = model(Tensor(x)).data
+        out = predict(x)
+        np.testing.assert_array_equal(out.data, expected)
+        assert all(p.grad is None for p in model.parameters())
+    assert predict.recordings == 1
+
+
+def test_no_grad_and_detect_anomaly_run_the_step_eagerly():
+    _, model = twin_models([1, 4, 1])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    x, y = batches(1, 8, 1, 1)[0]
+    with tnn.detect_anomaly():
+        loss_fn(x, y)
+    assert loss_fn.recordings == 0 and model.layers[0].weight.grad is not None
+    with tnn.no_grad(), pytest.raises(RuntimeError, match="requires_grad"):
+        loss_fn(x, y)
+
+
+def test_parameters_updated_in_place_or_reassigned_are_read_afresh():
+    model = MLP([1, 3, 1], rng=0, output_activation=None)
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    x, y = batches(1, 4, 1, 1)[0]
+    first = loss_fn(x, y).item()
+    layer = model.layers[0]
+    layer.weight.data = layer.weight.data * 3.0  # a new array, not an in-place update
+    with tnn.no_grad():
+        expected = squared_error(model(Tensor(x)), y).item()
+    assert loss_fn(x, y).item() == expected != first

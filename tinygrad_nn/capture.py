@@ -1,0 +1,417 @@
+"""`capture_step`: record a step's ops once, then replay them without rebuilding the graph.
+
+Eager execution builds the graph anew on every call: each op goes through Module calls,
+argument handling and `Function.apply`, creates a Tensor and a node, and backward sorts
+the graph again. For a small network that bookkeeping costs more than the arithmetic.
+A captured step runs the function eagerly once while recording every op it applies,
+then replays the recording on new inputs of the same shapes and dtypes::
+
+    first call      fn(x, y) runs eagerly; each Function.apply is noted:
+                    (op, input slots, keyword arguments, output slot)
+    every call      forward: op.forward(ctx, *arrays) for each noted op, in order
+    after that      backward: op.backward(ctx, grad) for the nodes the loss depends on,
+                    newest first (the order worked out once), gradients routed to slots
+                    and accumulated into the parameters' ``.grad``
+
+The replay calls the same ``forward`` and ``backward`` functions on the same arrays in
+the same order as eager execution, so its losses and gradients are bitwise the eager
+ones. Saved arrays are released node by node as backward proceeds, as in eager mode.
+
+Example:
+    >>> model = tnn.nn.MLP([1, 16, 2])
+    >>> optimizer = tnn.optim.SGD(model.parameters(), lr=0.1)
+    >>> @tnn.capture_step
+    ... def loss_fn(x, y):
+    ...     return tnn.losses.squared_error(model(x), y) / (2 * len(x))
+    >>> for x, y in tnn.data.batches(inputs, targets, batch_size=32):
+    ...     optimizer.zero_grad()
+    ...     loss = loss_fn(x, y)        # forward and backward: .grad is filled
+    ...     optimizer.step()
+
+A recording is a trace, like ``torch.jit.trace``: Python control flow and values read out
+of tensors (``.item()``, ``.data``, ``.numpy()``, comparisons such as ``x > 0``) are frozen
+at the first call. Write the function with tinygrad_nn ops on its inputs and parameters;
+parameters are read afresh on every call, so optimizers may update them in place. Uses of
+an input's or an intermediate's array outside ops that can be seen (``detach()``, an
+index array such as `tnn.losses.cross_entropy`'s labels) raise a ValueError when the
+step is recorded. Inside `tnn.no_grad` or `tnn.detect_anomaly` the function runs eagerly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_nn import autograd
+from tinygrad_nn.autograd import Function, unbroadcast
+from tinygrad_nn.tensor import Tensor
+
+__all__ = ["CapturedStep", "capture_step"]
+
+
+def capture_step(
+    fn: Callable[..., Any] | None = None, *, recapture: bool = False, backward: bool = True
+) -> Any:
+    """Record ``fn``'s ops on its first call and replay them on later calls.
+
+    Args:
+        fn: takes input arrays (passed to it as Tensors that do not require grad) and
+            returns the loss, a single-element Tensor, or a tuple whose first item is the
+            loss and whose other items are Tensors to return as well (predictions, ...).
+        recapture: when an input's shape or dtype differs from the recording (say, a
+            smaller last batch), record again instead of raising a ValueError.
+        backward: False captures a forward pass only (inference): ``fn`` may return any
+            Tensor or tuple of Tensors, no graph is recorded and no gradient computed.
+
+    Returns:
+        A `CapturedStep`; calling it runs forward and backward (``.grad`` of every
+        parameter the loss depends on is accumulated, as by ``loss.backward()``) and
+        returns the loss (or the tuple) as Tensors without a graph. Usable as a
+        decorator, bare or as ``@capture_step(recapture=True)``.
+
+    Example:
+        >>> predict = capture_step(lambda x: model(x), backward=False)
+        >>> predict(x_batch)        # a Tensor, no graph
+    """
+    if fn is None:
+        return functools.partial(CapturedStep, recapture=recapture, backward=backward)
+    return CapturedStep(fn, recapture=recapture, backward=backward)
+
+
+class CapturedStep:
+    """A function of input arrays whose ops are recorded once and replayed (see module doc).
+
+    Attributes:
+        fn: the function.
+        recapture: record again, instead of raising, when the inputs' shapes change.
+        backward: whether a call also runs backward (False: inference only).
+        recordings: how many times ``fn`` has been recorded (1 after the first call).
+    """
+
+    def __init__(
+        self, fn: Callable[..., Any], recapture: bool = False, backward: bool = True
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"capture_step: expected a function, got {type(fn).__name__}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.recapture = recapture
+        self.backward = backward
+        self.recordings = 0
+        self._program: _Program | None = None
+        self._returns_tuple = False
+
+    def __call__(self, *inputs: Any) -> Any:
+        arrays = tuple(map(_input_array, inputs))
+        state = autograd._state
+        if state.recorder is not None:
+            raise RuntimeError(
+                "capture_step: a captured step cannot run while another step is being "
+                "recorded; call the inner function directly"
+            )
+        if state.anomaly or (self.backward and not state.grad_enabled):
+            return self._run_eagerly(arrays)
+        program = self._program
+        if program is None:
+            return self._record(arrays)
+        problem = program.mismatch(arrays)
+        if problem is not None:
+            if self.recapture:
+                return self._record(arrays)
+            raise ValueError(
+                f"capture_step: {problem}; the step was recorded for inputs "
+                f"{program.signature_text()}. Capture one step per input shape, or pass "
+                "recapture=True to record again when shapes change"
+            )
+        outputs = program.run(arrays)
+        return outputs if self._returns_tuple else outputs[0]
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__qualname__", repr(self.fn))
+        ops = "not recorded yet" if self._program is None else f"{self._program.size} ops"
+        return f"<CapturedStep {name}: {ops}>"
+
+    def _run_eagerly(self, arrays: tuple[np.ndarray, ...]) -> Any:
+        with contextlib.nullcontext() if self.backward else autograd.no_grad():
+            result = self.fn(*(Tensor._make(array, False) for array in arrays))
+        outputs = _outputs(result)
+        if self.backward:
+            outputs[0].backward()
+        return _detached(result, outputs)
+
+    def _record(self, arrays: tuple[np.ndarray, ...]) -> Any:
+        self._program = None
+        inputs = tuple(Tensor._make(array, False) for array in arrays)
+        steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]] = []
+        state = autograd._state
+        state.recorder = lambda *step: steps.append(step)
+        try:
+            with autograd.enable_grad() if self.backward else autograd.no_grad():
+                result = self.fn(*inputs)
+        finally:
+            state.recorder = None
+        outputs = _outputs(result)
+        program = _Program(steps, inputs, outputs, self.backward)
+        if self.backward:
+            outputs[0].backward()
+        self._program = program
+        self._returns_tuple = isinstance(result, tuple)
+        self.recordings += 1
+        return _detached(result, outputs)
+
+
+# --------------------------------------------------------------------------- the recording
+
+
+class _Program:
+    """A recorded step: forward ops over numbered slots, and the backward plan.
+
+    Slots hold arrays: the inputs first, then every tensor the function used that no op
+    of the recording made (parameters and constants, read afresh on each call), then the
+    op outputs. Each backward entry says where each input's gradient goes: to a slot
+    (an op output that needs a gradient), to a leaf's ``.grad``, or nowhere.
+    """
+
+    def __init__(
+        self,
+        steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]],
+        inputs: tuple[Tensor, ...],
+        outputs: tuple[Tensor, ...],
+        backward: bool,
+    ) -> None:
+        loss = outputs[0]
+        if backward and (loss.data.size != 1 or not loss.requires_grad):
+            raise ValueError(
+                "capture_step: the function must return a single-element loss that depends "
+                f"on tensors requiring grad, got shape {loss.shape} "
+                f"(requires_grad={loss.requires_grad})"
+            )
+        self.size = len(steps)
+        self.signature = tuple((t.data.shape, t.data.dtype) for t in inputs)
+        slot_of: dict[int, int] = {id(t): index for index, t in enumerate(inputs)}
+        # Arrays that change from call to call: an external tensor or keyword argument
+        # holding one of them was made outside the ops and would be frozen by a replay.
+        live_arrays = {id(t.data) for t in inputs} | {id(step[3].data) for step in steps}
+        self.externals: list[tuple[int, Tensor]] = []
+        self.forward: list[tuple[Any, ...]] = []
+        produced_by: dict[int, int] = {}  # slot -> index of the step that records a node
+        for index, (cls, op_inputs, kwargs, output) in enumerate(steps):
+            _check_frozen_values(cls, kwargs, live_arrays)
+            slots = []
+            for tensor in op_inputs:
+                slot = slot_of.get(id(tensor))
+                if slot is None:
+                    _check_external(cls, tensor, live_arrays)
+                    slot = slot_of[id(tensor)] = len(slot_of)
+                    self.externals.append((slot, tensor))
+                slots.append(slot)
+            output_slot = slot_of[id(output)] = len(slot_of)
+            needs = tuple(t.requires_grad for t in op_inputs)
+            gather = operator.itemgetter(*slots) if len(slots) > 1 else _single_getter(slots[0])
+            forward = functools.partial(cls.forward, **kwargs) if kwargs else cls.forward
+            self.forward.append((cls, forward, gather, needs, output_slot))
+            if output._ctx is not None:
+                produced_by[output_slot] = index
+        self.slot_count = len(slot_of)
+        self.input_count = len(inputs)
+        if any(id(t) not in slot_of for t in outputs) or (
+            backward and slot_of[id(loss)] not in produced_by
+        ):
+            raise ValueError(
+                "capture_step: the function must return tensors computed by tinygrad_nn ops "
+                "(the loss first)"
+            )
+        self.output_slots = tuple(slot_of[id(t)] for t in outputs)
+        # A parameter frozen or unfrozen after recording changes which gradients exist.
+        self.leaf_flags = (
+            tuple((tensor, tensor.requires_grad) for _, tensor in self.externals)
+            if backward
+            else ()
+        )
+        self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
+
+    def _plan_backward(
+        self,
+        steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]],
+        slot_of: dict[int, int],
+        produced_by: dict[int, int],
+    ) -> list[tuple[int, int, tuple[Any, ...]]]:
+        """(step index, output slot, routes) for every node the loss depends on, newest
+        first: eager backward's order (decreasing creation order) over the same nodes."""
+        loss_slot = self.output_slots[0]
+        reached = {produced_by[loss_slot]}
+        plan = []
+        for index in range(len(steps) - 1, -1, -1):
+            if index not in reached:
+                continue
+            _, op_inputs, _, output = steps[index]
+            routes = []
+            for position, tensor in enumerate(op_inputs):
+                slot = slot_of[id(tensor)]
+                if slot in produced_by:  # an op output: its gradient waits in a slot
+                    reached.add(produced_by[slot])
+                    data = tensor.data
+                    routes.append((position, slot, None, data.shape, data.dtype))
+                elif tensor.requires_grad:  # a leaf (parameter): into its .grad
+                    routes.append((position, None, tensor, None, None))
+                else:
+                    routes.append(None)
+            plan.append((index, slot_of[id(output)], tuple(routes)))
+        return plan
+
+    def signature_text(self) -> str:
+        return ", ".join(f"{shape} {dtype}" for shape, dtype in self.signature)
+
+    def mismatch(self, arrays: tuple[np.ndarray, ...]) -> str | None:
+        """Why ``arrays`` (or the parameters) no longer fit the recording, or None."""
+        if len(arrays) != len(self.signature):
+            return f"got {len(arrays)} inputs, the recording has {len(self.signature)}"
+        for array, (shape, dtype) in zip(arrays, self.signature, strict=False):  # len checked
+            if array.shape != shape or (array.dtype is not dtype and array.dtype != dtype):
+                index = next(i for i, a in enumerate(arrays) if a is array)
+                return f"input {index} has shape {array.shape} and dtype {array.dtype}"
+        for tensor, requires_grad in self.leaf_flags:
+            if tensor.requires_grad != requires_grad:
+                return f"a tensor's requires_grad changed to {tensor.requires_grad}"
+        return None
+
+    def run(self, arrays: tuple[np.ndarray, ...]) -> tuple[Tensor, ...]:
+        """Replay forward (and backward) on new input arrays; returns the outputs."""
+        values: list[Any] = [None] * self.slot_count
+        values[: self.input_count] = arrays
+        for slot, tensor in self.externals:
+            values[slot] = tensor.data
+        contexts: list[Function] = []
+        for cls, forward, gather, needs, output_slot in self.forward:
+            ctx = cls.__new__(cls)
+            ctx.saved = None
+            ctx.needs_input_grad = needs
+            out = forward(ctx, *gather(values))
+            values[output_slot] = out if out.__class__ is np.ndarray else np.asarray(out)
+            contexts.append(ctx)
+        outputs = tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
+        del values  # from here on only the nodes' saved arrays keep intermediates alive
+        if self.backward_plan is not None:
+            self._run_backward(contexts, outputs[0].data)
+        return outputs
+
+    def _run_backward(self, contexts: list[Function], loss: np.ndarray) -> None:
+        """The backward loop of `tinygrad_nn.autograd`, over slots instead of tensors."""
+        seed = np.array(1, dtype=loss.dtype).reshape(loss.shape)
+        pending: dict[int, np.ndarray] = {self.output_slots[0]: seed}
+        ndarray = np.ndarray
+        for index, output_slot, routes in self.backward_plan:
+            ctx = contexts[index]
+            out_grad = pending.pop(output_slot, None)
+            if out_grad is None:  # nothing flows through this node
+                ctx.saved = None
+                continue
+            input_grads = ctx.backward(ctx, out_grad)
+            if input_grads.__class__ is not tuple or len(input_grads) != len(routes):
+                autograd._raise_bad_arity(ctx, input_grads, len(routes))
+            for route, grad in zip(routes, input_grads, strict=False):  # lengths checked
+                if grad is None or route is None:
+                    continue
+                position, slot, leaf, shape, dtype = route
+                if leaf is not None:
+                    shape, dtype = leaf.data.shape, leaf.data.dtype
+                if grad.__class__ is not ndarray or grad.shape != shape or grad.dtype is not dtype:
+                    grad = _conform(ctx, position, shape, dtype, grad)
+                if leaf is None:
+                    previous = pending.get(slot)
+                    pending[slot] = grad if previous is None else previous + grad
+                elif leaf.grad is None:
+                    leaf.grad = autograd._first_leaf_grad(grad, out_grad, input_grads)
+                else:
+                    leaf.grad += grad
+            ctx.saved = None  # release saved arrays as backward proceeds
+
+
+def _single_getter(slot: int) -> Callable[[list[Any]], tuple[Any]]:
+    return lambda values: (values[slot],)
+
+
+def _conform(
+    ctx: Function, position: int, shape: tuple[int, ...], dtype: Any, grad: Any
+) -> np.ndarray:
+    """Give a gradient its input's shape and dtype (the engine's `_conform`, by slot)."""
+    grad = np.asarray(grad)
+    if grad.shape != shape:
+        try:
+            grad = unbroadcast(grad, shape)
+        except ValueError:
+            raise RuntimeError(
+                f"{ctx.op_name()}.backward returned a gradient of shape {grad.shape} for "
+                f"input {position}, which has shape {shape}"
+            ) from None
+    return grad if grad.dtype == dtype else grad.astype(dtype)
+
+
+def _input_array(value: Any) -> np.ndarray:
+    if value.__class__ is np.ndarray:
+        return value
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise ValueError(
+                f"capture_step: an input of shape {value.shape} requires grad; a captured "
+                "step computes the gradients of the parameters it uses, its inputs are data"
+            )
+        return value.data
+    return np.asarray(value)
+
+
+def _outputs(result: Any) -> tuple[Tensor, ...]:
+    outputs = tuple(result) if isinstance(result, tuple) else (result,)
+    if not outputs or not all(isinstance(t, Tensor) for t in outputs):
+        raise TypeError(
+            "capture_step: the function must return the loss Tensor, or a tuple of Tensors "
+            f"whose first item is the loss; got {type(result).__name__}"
+        )
+    return outputs
+
+
+def _detached(result: Any, outputs: tuple[Tensor, ...]) -> Any:
+    detached = tuple(Tensor._make(t.data, False) for t in outputs)
+    return detached if isinstance(result, tuple) else detached[0]
+
+
+def _check_external(cls: type[Function], tensor: Tensor, live_arrays: set[int]) -> None:
+    """Refuse tensors the replay could not refresh: constants made from this call's arrays
+    outside the ops (``detach()``, ``x.data`` passed to an op), or a graph from before.
+    Parameters are fine: the replay reads their ``.data`` on every call."""
+    data = tensor.data
+    if not tensor.requires_grad and (
+        id(data) in live_arrays or (data.base is not None and id(data.base) in live_arrays)
+    ):
+        raise ValueError(
+            f"capture_step: {cls.op_name()} uses a tensor made from an input's or an "
+            "intermediate's array outside tinygrad_nn ops (detach(), .data, numpy()); a "
+            "replay would keep the first call's values. Compute it with ops, or run the "
+            "function without capture_step"
+        )
+    if tensor._ctx is not None:
+        raise ValueError(
+            f"capture_step: {cls.op_name()} uses a tensor computed before the step with a "
+            "graph of its own; compute it inside the captured function"
+        )
+
+
+def _check_frozen_values(
+    cls: type[Function], kwargs: dict[str, Any], live_arrays: set[int]
+) -> None:
+    for name, value in kwargs.items():
+        parts = value if isinstance(value, tuple) else (value,)
+        for part in parts:
+            if isinstance(part, np.ndarray) and (
+                id(part) in live_arrays or (part.base is not None and id(part.base) in live_arrays)
+            ):
+                raise ValueError(
+                    f"capture_step: {cls.op_name()} takes its {name}= argument from an input's "
+                    "or an intermediate's array; a replay would keep the first call's "
+                    "values. Run this function without capture_step"
+                )
