@@ -273,7 +273,7 @@ class Function:
             # Spreading an empty **kwargs still builds a dict: most ops take none.
             out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
         except (ValueError, IndexError, TypeError) as error:
-            raise type(error)(_describe_failure(cls, tensors, error)) from error
+            raise _with_context(cls, tensors, error) from error
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         if state.anomaly:
@@ -300,9 +300,18 @@ def _as_tensors(inputs: tuple[Any, ...], tensor_type: type[Tensor]) -> tuple[Ten
     )
 
 
-def _describe_failure(cls: type[Function], tensors: Sequence[Tensor], error: Exception) -> str:
+def _with_context(cls: type[Function], tensors: Sequence[Tensor], error: Exception) -> Exception:
+    """The forward error re-raised as its builtin type, naming the op, shapes and a fix.
+
+    NumPy's own subclasses (AxisError, _UFuncNoLoopError ...) have other constructors,
+    so the builtin base class carries the message.
+    """
     shapes = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
-    return f"{cls.op_name()}: {error} (inputs: {shapes}); {cls.hint}"
+    message = f"{cls.op_name()}: {error} (inputs: {shapes}); {cls.hint}"
+    for builtin in (ValueError, IndexError, TypeError):
+        if isinstance(error, builtin):
+            return builtin(message)
+    return RuntimeError(message)
 
 
 def _check_forward_finite(cls: type[Function], tensors: Sequence[Tensor], out: np.ndarray) -> None:
@@ -360,8 +369,8 @@ def _backward_order(root: Tensor) -> list[Tensor]:
         if parents is None:
             raise RuntimeError(
                 f"backward: the graph through {node.op_name()} was already freed by an "
-                "earlier backward; pass retain_graph=True to the first backward() call to "
-                "backpropagate through the same graph twice"
+                "earlier backward (or one that raised part-way); pass retain_graph=True to "
+                "the first backward() call to backpropagate through the same graph twice"
             )
         for parent in parents:
             parent_node = parent._ctx
@@ -371,24 +380,38 @@ def _backward_order(root: Tensor) -> list[Tensor]:
     return [by_number[number] for number in sorted(by_number, reverse=True)]
 
 
-def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+def backward(
+    root: Tensor,
+    grad: Any = None,
+    retain_graph: bool = False,
+    inputs: Sequence[Tensor] | None = None,
+) -> None:
     """Backpropagate from ``root``; see `Tensor.backward`."""
     seed = _seed_gradient(root, grad)
+    only = None if inputs is None else {id(tensor) for tensor in inputs}
     if _state.backward_observers:  # inside tinygrad_nn.viz.keep_graphs(): keep the graph
         retain_graph = True
         for observer in _state.backward_observers:
             observer(root)
     if root._ctx is None:  # a leaf: its gradient is the seed itself
-        _accumulate(root, seed)
+        if only is None or id(root) in only:
+            _accumulate(root, seed)
         return
     order = _backward_order(root)
     root._pending_grad = seed
     try:
-        _run_backward(order, retain_graph, _state.anomaly)
+        leaf_grads = _run_backward(order, retain_graph, _state.anomaly, only)
     except BaseException:
         for tensor in order:
             tensor._pending_grad = None
         raise
+    # Leaves are written only once the whole pass succeeded: a backward that raises
+    # part-way leaves every .grad as it was.
+    for leaf, leaf_grad in leaf_grads:
+        if leaf.grad is None:
+            leaf.grad = leaf_grad
+        else:
+            leaf.grad += leaf_grad
 
 
 def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
@@ -416,15 +439,19 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
     return seed.astype(root.dtype, copy=True)
 
 
-def _run_backward(order: list[Tensor], retain_graph: bool, anomaly: bool) -> None:
+def _run_backward(
+    order: list[Tensor], retain_graph: bool, anomaly: bool, only: set[int] | None
+) -> list[tuple[Tensor, np.ndarray]]:
     """The backward loop: one vector-Jacobian product per node, newest node first.
 
     Each tensor's incoming gradient is summed in its ``_pending_grad`` slot until the
-    tensor's turn comes; leaves accumulate straight into ``.grad``. This loop runs once
+    tensor's turn comes; gradients for leaves are returned as (leaf, gradient) pairs, to
+    be added into ``.grad`` (only leaves in ``only``, when given). This loop runs once
     per node and input of every training step, so it does only the checks that catch
     real mistakes (shape, dtype, arity) and leaves rare work to helpers.
     """
     ndarray = np.ndarray
+    leaf_grads: list[tuple[Tensor, np.ndarray]] = []
     for tensor in order:
         node = tensor._ctx
         out_grad = tensor._pending_grad
@@ -457,28 +484,40 @@ def _run_backward(order: list[Tensor], retain_graph: bool, anomaly: bool) -> Non
             if parent._ctx is not None:
                 previous = parent._pending_grad
                 parent._pending_grad = parent_grad if previous is None else previous + parent_grad
-            elif parent.grad is None:
-                parent.grad = _first_leaf_grad(parent_grad, out_grad, input_grads)
+            elif only is not None and id(parent) not in only:
+                continue
+            elif parent.grad is None:  # may become .grad itself: it must be private
+                leaf_grads.append((parent, _private(parent_grad, node, out_grad, input_grads)))
             else:
-                parent.grad += parent_grad
+                leaf_grads.append((parent, parent_grad))
         if not retain_graph:  # free saved arrays and links: the graph's memory returns now
             node.saved = node.parents = None
+    return leaf_grads
 
 
-def _first_leaf_grad(
-    grad: np.ndarray, out_grad: np.ndarray, input_grads: tuple[Any, ...]
+def _private(
+    grad: np.ndarray, node: Function, out_grad: np.ndarray, input_grads: tuple[Any, ...]
 ) -> np.ndarray:
-    """The array to store as a leaf's first ``.grad``: ``grad`` itself when no one else
-    can hold it, else a copy, so a later ``grad +=`` cannot leak into another gradient
-    (Add passes its incoming gradient to both inputs; a custom op may return one fresh
-    array for two inputs; a view shares its base's memory)."""
+    """``grad`` itself when no one else can hold it, else a copy.
+
+    A leaf's first gradient becomes its ``.grad``, and later backwards add into it in
+    place; so it must not be the incoming gradient (Add passes it on to both inputs), a
+    view, an array returned for two inputs, an array the node saved or an input's data
+    (a custom backward may return those).
+    """
     if grad is out_grad or grad.base is not None:
         return grad.copy()
-    returned = 0
-    for other in input_grads:  # a plain loop: a generator costs more than the whole check
+    holders = 0
+    for other in input_grads:  # plain loops: a generator costs more than the whole check
         if other is grad:
-            returned += 1
-    return grad.copy() if returned > 1 else grad
+            holders += 1
+    for other in node.saved or ():
+        if other is grad:
+            holders += 1
+    for parent in getattr(node, "parents", None) or ():  # replayed nodes (capture) have none
+        if parent.data is grad:
+            holders += 1
+    return grad.copy() if holders > 1 else grad
 
 
 def _input_index(node: Function, parent: Tensor) -> int:
@@ -567,7 +606,7 @@ def value_and_grad(
                 f"{out.shape if isinstance(out, tensor_type) else type(out).__name__}"
             )
         if out.requires_grad:
-            out.backward()
+            out.backward(inputs=watched)  # other tensors' .grad stay untouched
         grads = tuple(
             leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data) for leaf in watched
         )

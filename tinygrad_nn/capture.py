@@ -326,7 +326,7 @@ class _Program:
                     previous = pending.get(slot)
                     pending[slot] = grad if previous is None else previous + grad
                 elif leaf.grad is None:
-                    leaf.grad = autograd._first_leaf_grad(grad, out_grad, input_grads)
+                    leaf.grad = autograd._private(grad, ctx, out_grad, input_grads)
                 else:
                     leaf.grad += grad
             ctx.saved = None  # release saved arrays as backward proceeds

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from tinygrad_nn import ops
 from tinygrad_nn.tensor import Tensor
 
@@ -62,6 +64,11 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     The maximum is subtracted first (as a constant: the result does not depend on it),
     so exp never overflows.
     """
+    if not -x.ndim <= axis < max(x.ndim, 1):
+        raise ValueError(
+            f"log_softmax: axis {axis} is out of range for a tensor of shape {x.shape}; "
+            f"use an axis in [{-x.ndim}, {x.ndim - 1}]"
+        )
     shift = x.data.max(axis=axis, keepdims=True)
     shifted = x - shift
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
@@ -79,7 +86,12 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
         cond: a boolean array or Tensor (never differentiated).
         a, b: Tensors, arrays or numbers; all three broadcast together.
     """
-    mask = cond.data if isinstance(cond, Tensor) else cond
+    mask = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    if mask.dtype != np.bool_:
+        raise TypeError(
+            f"where: cond must be boolean, got dtype {mask.dtype}; compare first, e.g. "
+            "tnn.where(x > 0, a, b)"
+        )
     like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
     if not isinstance(a, Tensor):
         a = Tensor._constant(a, like=like)

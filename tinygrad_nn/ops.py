@@ -374,6 +374,10 @@ class Linear(Function):
             raise ValueError("x must have at least one axis and the weight exactly two")
         if bias is not None and bias.shape != weight.shape[:1]:
             raise ValueError(f"bias must have shape ({weight.shape[0]},)")
+        if x.dtype is not weight.dtype:
+            # Compute in the layer's dtype: a float32 model fed NumPy's float64 data stays
+            # float32 (the engine casts x's gradient back to x's dtype).
+            x = x.astype(weight.dtype)
         ctx.save_for_backward(x, weight)
         # np.dot is np.matmul for a 2-D right operand, with half the call overhead.
         out = np.dot(x, weight.T)
@@ -418,8 +422,8 @@ def _expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axis: Any, keepdim
         return grad.reshape((1,) * len(shape)) if not keepdims else grad
     if keepdims:
         return grad
-    axes = (axis,) if isinstance(axis, int) else axis
-    return np.expand_dims(grad, tuple(a % len(shape) for a in axes))
+    axes = (axis,) if np.ndim(axis) == 0 else axis  # an int, NumPy integer or a tuple
+    return np.expand_dims(grad, tuple(int(a) % len(shape) for a in axes))
 
 
 _AXIS_HINT = "axis must be None, an int or a tuple of distinct ints within the tensor's ndim"
@@ -517,7 +521,8 @@ class Transpose(Function):
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, axes: tuple[int, ...] | None) -> np.ndarray:
         out = np.transpose(x, axes)
-        ctx.save_for_backward(axes)
+        # Non-negative axes, so argsort in backward inverts the permutation.
+        ctx.save_for_backward(None if axes is None else tuple(a % x.ndim for a in axes))
         return out
 
     @staticmethod

@@ -82,12 +82,21 @@ class Tensor:
         elif isinstance(data, (np.ndarray, np.generic)):
             array = np.array(data)
         else:
-            array = np.array(data)
+            try:
+                array = np.array(data)
+            except ValueError as error:  # e.g. a ragged nested list
+                raise ValueError(
+                    f"Tensor: cannot make a rectangular array from this {type(data).__name__}: "
+                    f"{error}; give every row the same length"
+                ) from None
             if array.dtype.kind in "fiu":
                 array = array.astype(autograd.get_default_dtype())
-        if array.dtype == object:
-            raise TypeError(f"Tensor: cannot make a numeric array from {type(data).__name__}")
-        if requires_grad and array.dtype.kind not in "fc":
+        if array.dtype.kind not in "biufc":
+            raise TypeError(
+                f"Tensor: expected numbers (an ndarray, a number or a nested list of numbers), "
+                f"got {type(data).__name__} giving dtype {array.dtype}"
+            )
+        if requires_grad and array.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad, got dtype {array.dtype}; "
                 "pass dtype=np.float64 (or float32) to convert"
@@ -164,6 +173,12 @@ class Tensor:
             raise ValueError(f"item: only single-element tensors convert, this has {self.shape}")
         return self.data.item()
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """Let ``np.asarray(tensor)`` see the data (not an object array of Tensors)."""
+        if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
     def numpy(self) -> np.ndarray:
         """The underlying ndarray (shared, not copied)."""
         return self.data
@@ -184,7 +199,7 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place (floating-point tensors only); returns self."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad_: only floating-point tensors can require grad, got {self.dtype}"
             )
@@ -198,15 +213,24 @@ class Tensor:
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad: _ArrayLike = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        grad: _ArrayLike = None,
+        retain_graph: bool = False,
+        inputs: list[Tensor] | tuple[Tensor, ...] | None = None,
+    ) -> None:
         """Compute gradients of this tensor with respect to every leaf that requires grad.
+
+        Gradients add into the leaves' ``.grad`` (PyTorch semantics), and only once the
+        whole pass has succeeded.
 
         Args:
             grad: the gradient of some scalar with respect to this tensor; may be omitted
                 only when the tensor has a single element (then it is 1).
             retain_graph: keep the graph's saved arrays so backward can run through it again.
+            inputs: if given, only these leaves receive gradients.
         """
-        autograd.backward(self, grad, retain_graph)
+        autograd.backward(self, grad, retain_graph, inputs)
 
     # ------------------------------------------------------------------ python protocol
 
@@ -323,7 +347,11 @@ class Tensor:
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over ``axis`` (all axes when None): the sum times 1 / count."""
         total = self.sum(axis=axis, keepdims=keepdims)
-        count = self.size // max(total.size, 1) if self.size else 0
+        if axis is None:
+            count = self.size
+        else:
+            axes = (axis,) if np.ndim(axis) == 0 else axis
+            count = int(np.prod([self.shape[int(a)] for a in axes]))
         if count == 0:
             raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
         return total * (1.0 / count)
