@@ -7,13 +7,16 @@ Blocks fenced as ```pycon, ```text, ```bash and so on are not run, and neither i
 
 Examples in examples/*.py are imported as modules; if one has a ``main`` function it is
 called as ``main(quick=True)`` when its signature has a ``quick`` parameter (the
-convention for examples: a few steps, small data), else as ``main()``.
+convention for examples: a few steps, small data), else as ``main()``; the number it
+returns (a final loss, an accuracy) must be finite and within the bounds in
+``EXAMPLE_RESULTS``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import inspect
+import math
 import re
 import sys
 import traceback
@@ -135,6 +138,20 @@ def test_page_code_blocks_run(page, sandbox, monkeypatch):
     run_page(page.read_text(encoding="utf-8"), page_id(page), monkeypatch)
 
 
+# example -> bounds of what main(quick=True) returns, and what it is. The examples are
+# seeded, so these hold exactly; each bound says the short run learned something.
+EXAMPLE_RESULTS = {
+    # mean squared error of y = 3x - 1; 4 before training
+    "autodiff_basics": (0.0, 1e-3, "the final mean squared error"),
+    # two spirals, 2 classes: chance is 0.5
+    "classification": (0.6, 1.0 + 1e-9, "the training accuracy"),
+    # error against the curve; predicting 0 everywhere (the start) gives 0.52
+    "custom_model": (0.0, 0.25, "the mean squared error against the curve"),
+    # sum over 32 samples of sin² + cos² errors; outputs stuck at 0 give exactly 32
+    "sin_cos": (0.0, 32.0, "the end cost of a batch"),
+}
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=page_id)
 def test_example_runs(path, sandbox, monkeypatch):
     name = "example_" + path.stem
@@ -145,10 +162,12 @@ def test_example_runs(path, sandbox, monkeypatch):
     spec.loader.exec_module(module)
     main = getattr(module, "main", None)
     if callable(main):
-        if "quick" in inspect.signature(main).parameters:
-            main(quick=True)
-        else:
-            main()
+        quick = "quick" in inspect.signature(main).parameters
+        result = main(quick=True) if quick else main()
+        assert path.stem in EXAMPLE_RESULTS, f"add {path.stem}'s result to EXAMPLE_RESULTS"
+        low, high, meaning = EXAMPLE_RESULTS[path.stem]
+        assert isinstance(result, (int, float)) and math.isfinite(result), result
+        assert low < result < high, f"{path.stem}: {meaning} is {result}, not in ({low}, {high})"
 
 
 # ------------------------------------------------------------------ the runner itself
@@ -229,6 +248,76 @@ def test_api_page_lists_every_public_name():
         f"Tensor.{name}" for name in public if not re.search(rf"\b{name}\b", tensor_section)
     ]
     assert not missing, f"docs/api.md does not mention {missing}"
+
+
+# module -> the heading that starts its section of docs/api.md
+API_SECTIONS = {
+    "tinygrad_nn.nn": "## `tnn.nn`",
+    "tinygrad_nn.nn.init": "## `tnn.nn`",
+    "tinygrad_nn.losses": "## `tnn.losses`",
+    "tinygrad_nn.optim": "## `tnn.optim`",
+    "tinygrad_nn.io": "## Saving",
+    "tinygrad_nn.reference": "## `tnn.reference`",
+    "tinygrad_nn.data": "## `tnn.data`",
+    "tinygrad_nn.viz": "## `tnn.viz`",
+    "tinygrad_nn.viz.plots": "## `tnn.viz`",
+    "tinygrad_nn.testing": "## `tnn.testing`",
+    "tinygrad_nn.testing.strategies": "## `tnn.testing`",
+    "tinygrad_nn.experiments": "## Experiments",
+    "tinygrad_nn.capture": "## Top level",
+}
+
+
+def api_section(text: str, heading: str) -> str:
+    return heading + text.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("module_name", API_SECTIONS)
+def test_api_page_lists_every_name_of_each_module_in_its_section(module_name):
+    module = importlib.import_module(module_name)
+    section = api_section(
+        (ROOT / "docs" / "api.md").read_text(encoding="utf-8"), API_SECTIONS[module_name]
+    )
+    # Each name must appear as a code span's word (`name`, `name(...)`, `plots.name`).
+    spans = " ".join(re.findall(r"`([^`]+)`", section))
+    missing = [name for name in module.__all__ if not re.search(rf"\b{name}\b", spans)]
+    assert not missing, f"docs/api.md's {API_SECTIONS[module_name]!r} section lacks {missing}"
+
+
+def test_api_page_lists_every_command():
+    from tinygrad_nn.cli import COMMANDS
+
+    section = api_section((ROOT / "docs" / "api.md").read_text(encoding="utf-8"), "## Command line")
+    missing = [name for name in COMMANDS if f"`tinygrad-nn {name}" not in section]
+    assert not missing, f"docs/api.md does not list the commands {missing}"
+
+
+# [text](target) and ![alt](target); the target ends at whitespace or ")".
+LINK = re.compile(r"!?\[[^\]]*\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def relative_links(markdown: str) -> list[str]:
+    """The targets of links to files: not URLs, not in-page anchors, not inside code."""
+    prose = re.sub(r"```.*?```|~~~.*?~~~", "", markdown, flags=re.DOTALL)
+    prose = re.sub(r"`[^`\n]*`", "", prose)
+    targets = [match["target"] for match in LINK.finditer(prose)]
+    return [t for t in targets if not re.match(r"[a-z][a-z0-9+.-]*:|#", t)]
+
+
+def test_relative_links_are_found():
+    page = "[a](docs/x.md) ![b](images/y.png) [c](https://e.org) [d](#top) `[e](f.md)`\n"
+    page += '```\n[g](h.md)\n```\n[i](z.md#part "title")'
+    assert relative_links(page) == ["docs/x.md", "images/y.png", "z.md#part"]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_relative_links_point_to_existing_files(page):
+    broken = [
+        target
+        for target in relative_links(page.read_text(encoding="utf-8"))
+        if not (page.parent / target.split("#", 1)[0]).exists()
+    ]
+    assert not broken, f"{page_id(page)} links to missing files: {broken}"
 
 
 def test_there_are_pages_and_examples():

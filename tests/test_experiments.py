@@ -14,7 +14,11 @@ from scipy import stats as scipy_stats
 
 from tinygrad_nn.cli import main as cli_main
 from tinygrad_nn.experiments import STUDY_NAMES, get_study, run_experiment, stats
-from tinygrad_nn.experiments.init_study import expected_dead_fraction
+from tinygrad_nn.experiments.init_study import (
+    expected_dead_fraction,
+    hidden_revival_sentence,
+    output_revival_sentence,
+)
 from tinygrad_nn.experiments.runner import (
     DATA_STREAM,
     WEIGHT_STREAM,
@@ -287,6 +291,31 @@ def test_init_study_detects_dead_units_from_a_negative_mean():
     summary = result.analysis.summary
     assert summary["normal(-eps, eps)"]["failure"].rate > summary["normal(0, eps)"]["failure"].rate
     assert any("McNemar" in sentence for sentence in result.analysis.conclusions)
+
+
+def test_revival_sentences_follow_the_numbers():
+    assert hidden_revival_sentence(0, 12).startswith("None of the 12 hidden relus dead at init")
+    some = hidden_revival_sentence(3, 12)
+    assert some.startswith("3 of the 12 hidden relus dead at init came back")
+    assert "None" not in some
+    assert hidden_revival_sentence(0, 0) == "No hidden relu was dead at init in any run."
+    none = output_revival_sentence(0, 8)
+    assert none.startswith("No dead output relu came back: all 8") and "rarely" not in none
+    assert output_revival_sentence(2, 8).startswith("2 of the 8 output relus dead at init came")
+
+
+def test_init_conclusions_are_generated_from_the_measured_counts():
+    result = run_experiment("init", runs=3, jobs=1, steps=20)
+    summary, conclusions = result.analysis.summary, result.analysis.conclusions
+    arms = ["normal(0, eps)", "normal(-eps, eps)"]
+    revived = sum(summary[arm]["revived_hidden"] for arm in arms)
+    total = sum(summary[arm]["dead_hidden_total_init"] for arm in arms)
+    assert hidden_revival_sentence(revived, total) in conclusions
+    dead_outputs = sum(summary[arm]["dead_outputs_total_init"] for arm in arms)
+    revived_outputs = sum(summary[arm]["revived_outputs"] for arm in arms)
+    if dead_outputs:
+        assert output_revival_sentence(revived_outputs, dead_outputs) in conclusions
+    assert not any("rarely" in line or "stay dead" in line for line in conclusions)
 
 
 def test_command_line_rejects_a_bad_setting(capsys, tmp_path):

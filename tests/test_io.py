@@ -112,6 +112,15 @@ def test_interrupted_write_keeps_the_old_file_and_leaves_no_temp(
     np.testing.assert_array_equal(tnn.load(path)["w"], 1.0)
 
 
+def test_anything_with_a_state_dict_is_saved_like_a_module(tmp_path: Path) -> None:
+    class Holder:  # not a tnn.nn.Module: save only asks for state_dict()
+        def state_dict(self) -> dict[str, np.ndarray]:
+            return {"a": np.arange(3.0)}
+
+    tnn.save(Holder(), tmp_path / "holder.npz")
+    np.testing.assert_array_equal(tnn.load(tmp_path / "holder.npz")["a"], np.arange(3.0))
+
+
 def test_save_rejects_what_it_cannot_write_safely(tmp_path: Path) -> None:
     path = tmp_path / "x.npz"
     with pytest.raises(TypeError, match="object"):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tinygrad_nn import Tensor, losses
 from tinygrad_nn.nn import MLP
+from tinygrad_nn.viz import trace_backward
 
 REDUCE = {"sum": np.sum, "mean": np.mean, "none": lambda values: values}
 
@@ -186,6 +187,21 @@ def test_penalties(penalty: Callable, reference: Callable, derivative: Callable)
         penalty([])
     with pytest.raises(TypeError, match="not a Tensor"):
         penalty([np.ones(2)])
+
+
+@pytest.mark.parametrize(
+    ("penalty", "reference"), [(losses.l1_penalty, np.abs), (losses.l2_penalty, np.square)]
+)
+@pytest.mark.parametrize("shape", [(), (3,), (500, 4)])
+def test_a_single_tensor_is_one_parameter(penalty: Callable, reference: Callable, shape) -> None:
+    w = Tensor(np.random.default_rng(0).normal(size=shape), requires_grad=True)
+    out = penalty(w)
+    assert out.item() == pytest.approx(float(reference(w.data).sum()), rel=1e-12)
+    assert len(trace_backward(out).steps) == 2, "one |w| or w**2 and one sum, not one per row"
+    out.backward()
+    assert w.grad is not None and w.grad.shape == shape
+    with pytest.raises(TypeError, match=r"got a MLP \(a Module\); pass model.parameters\(\)"):
+        penalty(MLP([1, 2]))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

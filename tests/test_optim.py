@@ -246,3 +246,33 @@ def test_load_state_dict_validates_before_changing_anything() -> None:
         np.testing.assert_array_equal(sgd.state[0]["momentum_buffer"], 1.0)
     with pytest.raises(ValueError, match="hyper-parameters"):
         optim.Adam(params).load_state_dict(good)
+
+
+def test_adam_state_holds_all_buffers_or_none_per_parameter() -> None:
+    params = [Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(3), requires_grad=True)]
+    adam = optim.Adam(params, lr=0.1)
+    for param in params:
+        param.grad = np.ones_like(param.data)
+    adam.step()
+    before = adam.state_dict()
+    partial = adam.state_dict()
+    del partial["state"][1]["exp_avg_sq"]
+    with pytest.raises(ValueError, match=r"state\[1\].*'exp_avg'.*not \['exp_avg_sq'\]"):
+        adam.load_state_dict(partial)
+    for now, then in zip(adam.state, before["state"], strict=True):  # nothing was assigned
+        np.testing.assert_array_equal(now["exp_avg_sq"], then["exp_avg_sq"])
+
+    fresh = adam.state_dict()
+    fresh["state"][1] = {"step": 0}  # no buffers at all: that parameter starts afresh
+    adam.load_state_dict(fresh)
+    adam.step()
+    assert adam.state[1]["step"] == 1
+
+
+def test_a_module_or_a_tensor_instead_of_parameters_says_what_to_pass() -> None:
+    model = MLP([1, 2])
+    for make in (lambda p: optim.SGD(p, lr=0.1), lambda p: optim.Adam(p)):
+        with pytest.raises(TypeError, match=r"got a MLP \(a Module\).*pass model\.parameters\(\)"):
+            make(model)
+        with pytest.raises(TypeError, match=r"one Tensor; pass a list such as \[w\]"):
+            make(model.layers[0].weight)

@@ -405,6 +405,19 @@ def test_from_module_copies_weights_and_round_trips() -> None:
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("linear", ["identity", None])
+def test_from_module_accepts_an_identity_output(linear: str | None) -> None:
+    mlp = mlp_class()([1, 4, 2], output_activation=linear, rng=0)
+    net = HandwrittenMLP.from_module(mlp)
+    assert net.output_activation is None
+    assert HandwrittenMLP([1, 4, 2], output_activation="identity").output_activation is None
+    x = np.linspace(-1, 1, 5)[:, None]
+    tensor_class = pytest.importorskip("tinygrad_nn").Tensor
+    np.testing.assert_allclose(net.forward(x), mlp(tensor_class(x)).data, rtol=1e-12)
+    with pytest.raises(ValueError, match="activation must be one of"):
+        HandwrittenMLP.from_module(mlp_class()([1, 4, 2], activation="identity"))
+
+
 def test_float32_survives_the_module_round_trip() -> None:
     mlp_class()
     net = HandwrittenMLP([1, 3, 2], rng=0, dtype=np.float32)

@@ -513,7 +513,7 @@ def _mlp(shape: list[int], activation: str, output_activation: str | None, dtype
     )
 
 
-@pytest.mark.parametrize("output_activation", ["sigmoid", None])
+@pytest.mark.parametrize("output_activation", ["sigmoid", None, "identity"])
 def test_check_model_three_way_on_a_sigmoid_mlp(output_activation: str | None) -> None:
     mlp = _mlp([2, 4, 3, 2], "sigmoid", output_activation, np.float64)
     rng = np.random.default_rng(0)

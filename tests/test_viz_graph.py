@@ -400,10 +400,36 @@ def test_fallback_svg_keeps_the_labels_as_text(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     _, _, loss = broadcast_graph()
     path = save_graph(loss, tmp_path / "g.svg", renderer="matplotlib", order=True)
-    root = ET.parse(path).getroot()
-    texts = " | ".join("".join(t.itertext()) for t in root.iter(f"{SVG}text"))
+    texts = svg_texts(path)
     for label in ("#1 Sum", "#3 Relu", "b", "(4, 3) float64", "dead 0/3 units", "output"):
         assert label in texts
+
+
+def svg_texts(path: Path) -> str:
+    return " | ".join("".join(t.itertext()) for t in ET.parse(path).getroot().iter(f"{SVG}text"))
+
+
+@pytest.mark.parametrize("dot", [None, "/usr/bin/dot"])
+def test_fallback_notice_says_dot_is_missing_only_when_it_is(
+    tmp_path: Path, monkeypatch, dot: str | None
+) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(viz_dot, "dot_executable", lambda: dot)
+    _, _, loss = broadcast_graph()
+    texts = svg_texts(save_graph(loss, tmp_path / "g.svg", renderer="matplotlib"))
+    assert "drawn by tinygrad_nn's built-in layout" in texts
+    assert ("dot was not found" in texts) == (dot is None)
+    assert "name tags" not in texts  # no modules, no frames to replace
+
+
+def test_fallback_notice_says_when_frames_became_name_tags(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    _, loss = article_loss()
+    # The MLP's frame would cover the input x, and layers.1's would cover layers.0's
+    # output: both are replaced by tags; layers.0 keeps its frame.
+    texts = svg_texts(save_graph(loss, tmp_path / "g.svg", renderer="matplotlib"))
+    assert "frames that would cover other nodes are shown as name tags" in texts
+    assert "layers.0: Linear(1→16)" in texts and "layers.1: Linear(16→2)" in texts
 
 
 def test_fallback_layout_ranks_nodes_and_never_overlaps_them() -> None:

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinygrad_nn._random import RngLike, as_generator
+
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
 __all__ = ["batches", "moons", "sincos", "sincos_grid", "two_spirals"]
 
-SeedLike = int | np.random.Generator | None
 SPIRAL_TURNS = 1.5  # each spiral arm winds this many times around the origin
 
 
@@ -57,7 +58,7 @@ def _sin_cos(x: np.ndarray) -> np.ndarray:
 def sincos(
     n_batches: int = 300,
     batch_size: int = 32,
-    rng: SeedLike = None,
+    rng: RngLike = None,
     dtype: DTypeLike = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The article's training data: x uniform in [0, 1), targets sin x and cos x.
@@ -80,7 +81,7 @@ def sincos(
     n_batches = _check_count("sincos", "n_batches", n_batches)
     batch_size = _check_count("sincos", "batch_size", batch_size)
     dtype = _check_dtype("sincos", dtype)
-    x = np.random.default_rng(rng).random((n_batches, batch_size, 1)).astype(dtype)
+    x = as_generator(rng, "sincos").random((n_batches, batch_size, 1)).astype(dtype)
     return x, _sin_cos(x)
 
 
@@ -101,7 +102,7 @@ def batches(
     y: np.ndarray,
     batch_size: int,
     shuffle: bool = True,
-    rng: SeedLike = None,
+    rng: RngLike = None,
     drop_last: bool = False,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Iterate over ``(x[rows], y[rows])`` mini-batches along the first axis.
@@ -133,7 +134,7 @@ def batches(
             f"{len(y)} (shapes {x.shape} and {y.shape})"
         )
     batch_size = _check_count("batches", "batch_size", batch_size)
-    order = np.random.default_rng(rng).permutation(len(x)) if shuffle else np.arange(len(x))
+    order = as_generator(rng, "batches").permutation(len(x)) if shuffle else np.arange(len(x))
     return _iterate_batches(x, y, order, batch_size, drop_last)
 
 
@@ -161,7 +162,7 @@ def _labels(n_per_class: int) -> np.ndarray:
 def two_spirals(
     n_per_class: int,
     noise: float = 0.1,
-    rng: SeedLike = None,
+    rng: RngLike = None,
     dtype: DTypeLike = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaved spiral arms in the plane, one per class, within radius about 1.
@@ -177,7 +178,7 @@ def two_spirals(
     n_per_class = _check_count("two_spirals", "n_per_class", n_per_class)
     noise = _check_noise("two_spirals", noise)
     dtype = _check_dtype("two_spirals", dtype)
-    generator = np.random.default_rng(rng)
+    generator = as_generator(rng, "two_spirals")
 
     t = np.sqrt(generator.random(2 * n_per_class))
     angle = 2 * np.pi * SPIRAL_TURNS * t
@@ -189,7 +190,7 @@ def two_spirals(
 def moons(
     n_per_class: int,
     noise: float = 0.1,
-    rng: SeedLike = None,
+    rng: RngLike = None,
     dtype: DTypeLike = np.float64,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaving half circles of radius 1 (class 0 on top, class 1 below, shifted).
@@ -204,7 +205,7 @@ def moons(
     n_per_class = _check_count("moons", "n_per_class", n_per_class)
     noise = _check_noise("moons", noise)
     dtype = _check_dtype("moons", dtype)
-    generator = np.random.default_rng(rng)
+    generator = as_generator(rng, "moons")
 
     angle = np.pi * generator.random(2 * n_per_class)
     upper = np.stack([np.cos(angle[:n_per_class]), np.sin(angle[:n_per_class])], axis=1)

@@ -21,6 +21,8 @@ import numpy as np
 
 import tinygrad_nn as tnn
 from tinygrad_nn import data, losses
+from tinygrad_nn._files import atomic_path
+from tinygrad_nn._random import as_generator
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.tensor import Tensor
@@ -99,7 +101,7 @@ def train(config: DemoConfig = DemoConfig(), record_history: bool = False) -> De
         >>> result.end_cost < result.start_cost
         True
     """
-    rng = np.random.default_rng(config.seed)
+    rng = as_generator(config.seed, "demo")
     x, y = data.sincos(config.batches, config.batch_size, rng=rng)
     model = MLP(
         list(config.shape),
@@ -146,7 +148,7 @@ def write_outputs(result: DemoResult, out: Path, show: bool = False) -> dict[str
     written["model.npz"] = tnn.save(result.model, out / "model.npz")
 
     # One batch's graph, with gradients, for a look at what backward did.
-    rng = np.random.default_rng(result.config.seed)
+    rng = as_generator(result.config.seed, "demo")
     x, y = data.sincos(1, result.config.batch_size, rng=rng)
     _, loss = batch_loss(result.model(Tensor(x[0])), y[0], result.config.cost)
     loss.backward(retain_graph=True)
@@ -183,8 +185,6 @@ def dead_outputs(estimate: np.ndarray) -> list[int]:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
-    from tinygrad_nn.viz.files import atomic_path
-
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(payload, indent=2) + "\n")
     return path

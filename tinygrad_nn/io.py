@@ -15,10 +15,8 @@ that are not zips, lack the header, are truncated or hold object (pickled) array
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -26,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tinygrad_nn._files import atomic_path
 
 __all__ = ["FORMAT", "HEADER_KEY", "VERSION", "CheckpointError", "load", "save"]
 
@@ -42,11 +42,10 @@ class CheckpointError(ValueError):
 
 def _arrays_of(obj: Any) -> dict[str, np.ndarray]:
     """The name -> ndarray mapping to save, from a Module or a state dict."""
-    from tinygrad_nn.nn.module import Module
     from tinygrad_nn.tensor import Tensor
 
-    if isinstance(obj, Module):
-        obj = obj.state_dict()
+    if not isinstance(obj, Mapping) and callable(getattr(obj, "state_dict", None)):
+        obj = obj.state_dict()  # a Module, or anything else that has a state dict
     if not isinstance(obj, Mapping):
         raise TypeError(
             f"save: expected a Module or a mapping of name -> array, got {type(obj).__name__}"
@@ -65,22 +64,6 @@ def _arrays_of(obj: Any) -> dict[str, np.ndarray]:
             )
         arrays[name] = array
     return arrays
-
-
-def _default_mode() -> int:
-    # NamedTemporaryFile creates files readable by the owner only (0o600); give the saved
-    # file the permissions an ordinary open() would (0o666 minus the umask). Linux reports
-    # the umask in /proc; elsewhere it can only be read by setting it, briefly.
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    umask = os.umask(0o077)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def save(obj: Any, path: str | os.PathLike[str]) -> Path:
@@ -112,40 +95,14 @@ def save(obj: Any, path: str | os.PathLike[str]) -> Path:
         "dtypes": [array.dtype.str for array in arrays.values()],
     }
     header_array = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    mode = target.stat().st_mode & 0o777 if target.exists() else _default_mode()
-    temporary = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed below, on every path)
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
-    try:
-        with temporary:
-            with zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED) as archive:
-                for name, array in [(HEADER_KEY, header_array), *arrays.items()]:
-                    with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
-                        np.lib.format.write_array(entry, array, allow_pickle=False)
-            temporary.flush()
-            os.fsync(temporary.fileno())
-        os.chmod(temporary.name, mode)
-        os.replace(temporary.name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary.name)
-        raise
-    _sync_folder(target.parent)
+    with (
+        atomic_path(target) as temporary,
+        zipfile.ZipFile(temporary, mode="w", compression=zipfile.ZIP_STORED) as archive,
+    ):
+        for name, array in [(HEADER_KEY, header_array), *arrays.items()]:
+            with archive.open(name + ".npy", mode="w", force_zip64=True) as entry:
+                np.lib.format.write_array(entry, array, allow_pickle=False)
     return target
-
-
-def _sync_folder(folder: Path) -> None:
-    """Persist the rename itself (POSIX); a no-op where folders cannot be opened."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
 
 
 def load(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ With ``d = pred - target`` over all ``n`` elements::
     absolute_error sum(|d|)           ("mean": sum(|d|) / n)
     mse, mae       the same with reduction="mean" by default
     cross_entropy  -log_softmax(logits)[i, labels[i]], averaged over the batch
-    l1_penalty     sum over tensors of sum(|w|)
+    l1_penalty     sum over tensors of sum(|w|)    (params: Tensors, or one Tensor)
     l2_penalty     sum over tensors of sum(w**2)   (no 1/2)
 
 ``reduction="none"`` returns the elementwise (per-sample for cross_entropy) values.
@@ -170,7 +170,12 @@ def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     return _reduce(per_sample, reduction)
 
 
-def _penalty_terms(fn: str, params: Iterable[Tensor]) -> list[Tensor]:
+def _penalty_terms(fn: str, params: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    # One Tensor is one parameter (iterating it would walk its rows, one node per row).
+    if isinstance(params, Tensor):
+        return [params]
+    if callable(getattr(params, "parameters", None)):
+        raise TypeError(f"{fn}: got a {type(params).__name__} (a Module); pass model.parameters()")
     tensors = list(params)
     if not tensors:
         raise ValueError(f"{fn}: got no tensors; pass e.g. model.parameters()")
@@ -180,11 +185,12 @@ def _penalty_terms(fn: str, params: Iterable[Tensor]) -> list[Tensor]:
     return tensors
 
 
-def l1_penalty(params: Iterable[Tensor]) -> Tensor:
+def l1_penalty(params: Tensor | Iterable[Tensor]) -> Tensor:
     """sum(|w|) over every element of every given tensor; the result is named "l1_penalty".
 
     Args:
-        params: Tensors, e.g. ``model.parameters()`` or only the weights.
+        params: Tensors, e.g. ``model.parameters()`` or only the weights, or a single
+            Tensor (``l1_penalty(w)``), which counts as one parameter.
 
     Example:
         >>> loss = squared_error(model(x), y) + 1e-3 * l1_penalty(model.parameters())
@@ -197,11 +203,12 @@ def l1_penalty(params: Iterable[Tensor]) -> Tensor:
     return total
 
 
-def l2_penalty(params: Iterable[Tensor]) -> Tensor:
+def l2_penalty(params: Tensor | Iterable[Tensor]) -> Tensor:
     """sum(w**2) over every element of every given tensor (no 1/2); named "l2_penalty".
 
     Args:
-        params: Tensors, e.g. ``model.parameters()`` or only the weights.
+        params: Tensors, e.g. ``model.parameters()`` or only the weights, or a single
+            Tensor (``l2_penalty(w)``), which counts as one parameter.
 
     Example:
         >>> loss = squared_error(model(x), y) + 1e-3 * l2_penalty(model.parameters())

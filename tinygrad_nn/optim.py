@@ -58,7 +58,15 @@ class Optimizer:
     def __init__(self, params: Iterable[Tensor]) -> None:
         owner = type(self).__name__
         if isinstance(params, Tensor):
-            raise TypeError(f"{owner}: params must be an iterable of Tensors, got one Tensor")
+            raise TypeError(
+                f"{owner}: params must be an iterable of Tensors, got one Tensor; pass a list "
+                "such as [w], or model.parameters()"
+            )
+        if callable(getattr(params, "parameters", None)):
+            raise TypeError(
+                f"{owner}: got a {type(params).__name__} (a Module) instead of its parameters; "
+                "pass model.parameters()"
+            )
         self.params: list[Tensor] = list(params)
         if not self.params:
             raise ValueError(f"{owner}: got an empty parameter list; pass model.parameters()")
@@ -199,6 +207,13 @@ class Optimizer:
                     entry[key] = array.astype(param.data.dtype, copy=True)
                 else:
                     raise ValueError(f"{owner}: state[{index}] has an unknown entry {key!r}")
+            present = [name for name in self._buffer_names if name in entry]
+            if present and len(present) != len(self._buffer_names):
+                missing = [name for name in self._buffer_names if name not in entry]
+                raise ValueError(
+                    f"{owner}: state[{index}] has {present} but not {missing}; a parameter's "
+                    f"state holds all of {list(self._buffer_names)} or none"
+                )
             entry.setdefault("step", 0)
             new_states.append(entry)
         self.hyperparameters = checked

@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tinygrad_nn._random import as_generator
+
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
@@ -120,7 +122,7 @@ class HandwrittenMLP:
         l2: Weight of the penalty sum(w**2) over non-bias weights.
         rng: None, an int seed or a ``numpy.random.Generator`` for the initial weights.
         output_activation: ``"same"`` (the hidden one, as the article's relu output),
-            ``"relu"``, ``"sigmoid"`` or None for a linear output.
+            ``"relu"``, ``"sigmoid"``, or None (or ``"identity"``) for a linear output.
         dtype: Floating dtype of the weights and of the computation.
         init_mean: Mean of the normal(init_mean, 0.1) initial weights; the article's first
             exercise uses ``-0.1``.
@@ -161,9 +163,11 @@ class HandwrittenMLP:
             )
         if output_activation == "same":
             output_activation = activation
+        elif output_activation == "identity":  # MLP's name for a linear output
+            output_activation = None
         elif output_activation is not None and output_activation not in ACTIVATIONS:
             raise ValueError(
-                "HandwrittenMLP: output_activation must be 'same', None or one of "
+                "HandwrittenMLP: output_activation must be 'same', None, 'identity' or one of "
                 f"{ACTIVATIONS}, got {output_activation!r}"
             )
         if cost not in COSTS:
@@ -179,7 +183,7 @@ class HandwrittenMLP:
         self.l2: float = _check_rate("l2", l2, allow_zero=True)
         self.dtype: np.dtype = np.dtype(dtype)
 
-        generator = np.random.default_rng(rng)
+        generator = as_generator(rng, "HandwrittenMLP")
         self.weights: list[Array] = []
         for n_in, n_out in itertools.pairwise(self.shape):
             weight = generator.normal(init_mean, INIT_STD, size=(n_out, n_in + 1))

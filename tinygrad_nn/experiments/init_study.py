@@ -207,6 +207,44 @@ def _runs(count: int) -> str:
     return f"{count} run" if count == 1 else f"{count} runs"
 
 
+def hidden_revival_sentence(revived: int, total: int) -> str:
+    """What the counts say about hidden relus dead at init: none or some came back.
+
+    Example:
+        >>> hidden_revival_sentence(0, 12).startswith("None of the 12 hidden relus")
+        True
+    """
+    if total == 0:
+        return "No hidden relu was dead at init in any run."
+    if revived == 0:
+        return (
+            f"None of the {total} hidden relus dead at init came back: a dead relu outputs 0 "
+            "and has gradient 0 for every training input, so nothing moves its weights."
+        )
+    return (
+        f"{revived} of the {total} hidden relus dead at init came back (alive after "
+        "training): their own weights get no gradient while they are dead, so something "
+        "else (the layers before them) moved their pre-activation above 0."
+    )
+
+
+def output_revival_sentence(revived: int, dead: int) -> str:
+    """What the counts say about output relus dead at init (``dead`` > 0): none or some came back.
+
+    Example:
+        >>> output_revival_sentence(0, 8)
+        'No dead output relu came back: all 8 dead at init were still dead at the end.'
+    """
+    if revived == 0:
+        return f"No dead output relu came back: all {dead} dead at init were still dead at the end."
+    return (
+        f"{revived} of the {dead} output relus dead at init came back (alive at the end). "
+        "Their own weights get no gradient, but the hidden units they read keep changing "
+        "while the other output trains, which can lift their pre-activation above 0 for "
+        "some inputs."
+    )
+
+
 def _conclusions(
     settings: InitSettings,
     groups: dict[str, list[dict[str, Any]]],
@@ -241,11 +279,7 @@ def _conclusions(
     )
     revived = sum(summary[arm]["revived_hidden"] for arm in arms)
     total = sum(summary[arm]["dead_hidden_total_init"] for arm in arms)
-    lines.append(
-        f"Dead units stay dead: of {total} hidden units dead at init, {revived} were alive "
-        "after training. A dead relu outputs 0 and has gradient 0 for every training input, so "
-        "nothing ever moves its weights."
-    )
+    lines.append(hidden_revival_sentence(revived, total))
     for arm in arms:
         s = summary[arm]
         if s["failed_runs"]:
@@ -267,12 +301,7 @@ def _conclusions(
     dead_outputs = sum(summary[arm]["dead_outputs_total_init"] for arm in arms)
     revived_outputs = sum(summary[arm]["revived_outputs"] for arm in arms)
     if dead_outputs:
-        lines.append(
-            f"Output relus can come back, rarely: {revived_outputs} of {dead_outputs} dead at "
-            "init were alive at the end. Their own weights get no gradient, but the hidden units "
-            "they read keep changing while the other output trains, which can lift their "
-            "pre-activation above 0 for some inputs."
-        )
+        lines.append(output_revival_sentence(revived_outputs, dead_outputs))
     if len(arms) == 2:
         first, second = summary[arms[0]], summary[arms[1]]
         lines.append(

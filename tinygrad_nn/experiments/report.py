@@ -8,19 +8,18 @@ pyplot), so nothing ever opens a window or blocks.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import math
 import os
 import platform
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_nn._files import atomic_path
 from tinygrad_nn.experiments.stats import Summary, format_mean_ci, mean_ci
 
 if TYPE_CHECKING:
@@ -44,27 +43,9 @@ __all__ = [
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
 
 
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path`` that replaces it on success."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temporary, 0o666 & ~mask)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
 def _write_text(path: Path, text: str) -> Path:
-    with _atomic(path) as temporary:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return path
 
@@ -82,8 +63,9 @@ def new_figure(width: float = 7.0, height: float = 4.0, ncols: int = 1) -> tuple
 
 
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> Path:
-    """Write the figure as PNG, atomically."""
-    with _atomic(path) as temporary:
+    """Write the figure as PNG, atomically (creating its folder)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=dpi)
     return path
 

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nn._random import as_generator
+
 __all__ = [
     "Proportion",
     "Summary",
@@ -283,7 +285,7 @@ def bootstrap_ci(
     """
     confidence = _check_confidence("bootstrap_ci", confidence)
     array = _values("bootstrap_ci", values)
-    rows = np.random.default_rng(seed).integers(0, array.size, size=(resamples, array.size))
+    rows = as_generator(seed, "bootstrap_ci").integers(0, array.size, size=(resamples, array.size))
     estimates = np.array([statistic(array[row]) for row in rows])
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(estimates, [tail, 100 - tail])

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinygrad_nn._random import check_seed
 from tinygrad_nn.experiments.runner import Progress, Task, make_executor, run_tasks
 
 __all__ = [
@@ -196,6 +197,7 @@ def run_experiment(
         from tinygrad_nn.experiments import get_study
 
         study = get_study(study)
+    seed = check_seed(seed, "run_experiment")
     runs = study.default_runs if runs is None else int(runs)
     if runs < 1:
         raise ValueError(f"run_experiment: runs must be >= 1, got {runs}")

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nn._random import RngLike, as_generator
 from tinygrad_nn.tensor import Tensor
 
 __all__ = [
@@ -23,21 +24,9 @@ __all__ = [
     "zeros",
 ]
 
-RngLike = np.random.Generator | int | None
 Initializer = Callable[..., Any]  # fn(tensor, rng=generator) -> tensor
 
 _GAINS = {"linear": 1.0, "identity": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2)}
-
-
-def _generator(rng: RngLike) -> np.random.Generator:
-    """An int seeds a new Generator, a Generator is used as is, None draws fresh entropy."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(
-        f"init: rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}"
-    )
 
 
 def _array_of(tensor: Tensor | np.ndarray, fn: str) -> np.ndarray:
@@ -113,7 +102,7 @@ def normal(
     array = _array_of(tensor, "normal")
     if not std >= 0:
         raise ValueError(f"init.normal: std must be >= 0, got {std}")
-    return _fill(tensor, _generator(rng).normal(mean, std, size=array.shape))
+    return _fill(tensor, as_generator(rng, "init.normal").normal(mean, std, size=array.shape))
 
 
 def uniform(
@@ -127,7 +116,7 @@ def uniform(
     array = _array_of(tensor, "uniform")
     if not low <= high:
         raise ValueError(f"init.uniform: need low <= high, got low={low}, high={high}")
-    return _fill(tensor, _generator(rng).uniform(low, high, size=array.shape))
+    return _fill(tensor, as_generator(rng, "init.uniform").uniform(low, high, size=array.shape))
 
 
 def xavier_uniform(tensor: Tensor | np.ndarray, gain: float = 1.0, rng: RngLike = None) -> Any:
@@ -139,7 +128,8 @@ def xavier_uniform(tensor: Tensor | np.ndarray, gain: float = 1.0, rng: RngLike 
     array = _array_of(tensor, "xavier_uniform")
     fan_in, fan_out = fans(array.shape)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return _fill(tensor, _generator(rng).uniform(-bound, bound, size=array.shape))
+    generator = as_generator(rng, "init.xavier_uniform")
+    return _fill(tensor, generator.uniform(-bound, bound, size=array.shape))
 
 
 def kaiming_uniform(
@@ -167,7 +157,8 @@ def kaiming_uniform(
     fan_in, fan_out = fans(array.shape)
     fan = fan_in if mode == "fan_in" else fan_out
     bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
-    return _fill(tensor, _generator(rng).uniform(-bound, bound, size=array.shape))
+    generator = as_generator(rng, "init.kaiming_uniform")
+    return _fill(tensor, generator.uniform(-bound, bound, size=array.shape))
 
 
 def zeros(tensor: Tensor | np.ndarray, rng: RngLike = None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn import autograd, functional
+from tinygrad_nn._random import as_generator
 from tinygrad_nn.nn import init as _init
 from tinygrad_nn.nn.module import Module
 from tinygrad_nn.tensor import Tensor
@@ -58,7 +59,7 @@ class Linear(Module):
         if dtype.kind != "f":
             raise TypeError(f"Linear: dtype must be a floating dtype, got {dtype}")
         weight_init, bias_init = _init.get(init)
-        generator = _init._generator(rng)
+        generator = as_generator(rng, "Linear")
         shape = (self.out_features, self.in_features)
         self.weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
         weight_init(self.weight, rng=generator)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn import functional
+from tinygrad_nn._random import as_generator
 from tinygrad_nn.nn import init as _init
 from tinygrad_nn.nn.layers import Linear
 from tinygrad_nn.nn.module import Module
@@ -71,7 +72,7 @@ class MLP(Module):
         self.shape = [int(w) for w in widths]
         self.activation = activation
         self.output_activation = output_activation
-        generator = _init._generator(rng)
+        generator = as_generator(rng, "MLP")
         self.layers = [
             Linear(n_in, n_out, init=init, dtype=dtype, rng=generator)
             for n_in, n_out in zip(self.shape[:-1], self.shape[1:], strict=True)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nn._random import as_generator
 from tinygrad_nn.autograd import enable_grad, no_grad
 from tinygrad_nn.tensor import Tensor
 
@@ -214,7 +215,7 @@ def gradcheck(
             f"gradcheck: fn's output is not finite at index {bad} ({float(out.data[bad])}); keep "
             "the inputs inside the function's domain"
         )
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed, "gradcheck")
     upstream = np.ones(out.shape) if out.size == 1 else rng.standard_normal(out.shape)
     if out.requires_grad:
         out.backward(upstream.astype(out.dtype))

@@ -296,13 +296,10 @@ def _reference_applies(module: Any, loss_fn: Any, mode: bool | str) -> bool:
         return False
     if mode not in (True, "auto"):
         raise ValueError(f"check_model: reference must be 'auto', True or False, got {mode!r}")
+    from tinygrad_nn.nn import MLP
     from tinygrad_nn.reference import ACTIVATIONS
 
-    try:
-        from tinygrad_nn.nn import MLP
-    except ImportError:
-        MLP = None
-    is_mlp = MLP is not None and isinstance(module, MLP)
+    is_mlp = isinstance(module, MLP)
     if mode is True:
         if not is_mlp:
             raise TypeError(
@@ -314,7 +311,7 @@ def _reference_applies(module: Any, loss_fn: Any, mode: bool | str) -> bool:
         is_mlp
         and loss_fn in (None, scaled_squared_error)
         and getattr(module, "activation", None) in ACTIVATIONS
-        and getattr(module, "output_activation", None) in (*ACTIVATIONS, None)
+        and getattr(module, "output_activation", None) in (*ACTIVATIONS, "identity", None)
     )
 
 
@@ -363,10 +360,11 @@ def check_model(
        differences, as in `gradcheck`); every gradient must agree.
     3. Reference: with ``reference="auto"`` (the default), when ``module`` is a
        `tnn.nn.MLP` whose activations `HandwrittenMLP` supports (relu, sigmoid; output
-       also None) and ``loss_fn`` is None or `scaled_squared_error` (exactly the ``J`` of
-       ``HandwrittenMLP(cost="squared")`` with no penalties), the gradients must also equal
-       ``HandwrittenMLP.from_module(module).gradients(x, y)``: column 0 against
-       ``layers[i].bias.grad``, columns 1: against ``layers[i].weight.grad``.
+       also None or "identity") and ``loss_fn`` is None or `scaled_squared_error`
+       (exactly the ``J`` of ``HandwrittenMLP(cost="squared")`` with no penalties), the
+       gradients must also equal ``HandwrittenMLP.from_module(module).gradients(x, y)``:
+       column 0 against ``layers[i].bias.grad``, columns 1: against
+       ``layers[i].weight.grad``.
        ``reference=True`` demands this comparison (you vouch that ``loss_fn`` computes that
        ``J``); ``reference=False`` skips it.
 

@@ -12,8 +12,6 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 if TYPE_CHECKING:
     from tinygrad_nn.nn import MLP
     from tinygrad_nn.tensor import Tensor
@@ -48,12 +46,13 @@ def build_loss(seed: int = 0, batch_size: int = 32, l2: float = 0.0) -> tuple[ML
     Returns:
         ``(model, loss)``.
     """
+    from tinygrad_nn._random import as_generator
     from tinygrad_nn.data import sincos
     from tinygrad_nn.losses import l2_penalty, squared_error
     from tinygrad_nn.nn import MLP
     from tinygrad_nn.tensor import Tensor
 
-    rng = np.random.default_rng(seed)
+    rng = as_generator(seed, "build_loss")
     model = MLP([1, 16, 2], rng=rng)
     x, y = sincos(n_batches=1, batch_size=batch_size, rng=rng)
     loss = squared_error(model(Tensor(x[0], name="x")), Tensor(y[0], name="y"))

@@ -7,7 +7,8 @@ A small layered (Sugiyama-style) layout:
    and backward a few times, which removes most edge crossings;
 3. place each node near the mean position of its predecessors, pushing neighbours apart
    so boxes never overlap;
-4. draw clusters as shaded boxes behind their nodes, then edges, then nodes.
+4. draw clusters as shaded boxes behind their nodes, then edges, then nodes. A box that
+   would cover a node outside its cluster is left out; its nodes get a name tag instead.
 
 Coordinates are in inches, so text keeps its size whatever the graph's size.
 """
@@ -270,8 +271,12 @@ def _draw_clusters(
     }
 
 
-def render_drawing(drawing: Drawing, path: str | Path, fmt: str) -> None:
-    """Draw ``drawing`` with matplotlib and save it to ``path`` in format ``fmt``."""
+def render_drawing(drawing: Drawing, path: str | Path, fmt: str, dot_missing: bool = False) -> None:
+    """Draw ``drawing`` with matplotlib and save it to ``path`` in format ``fmt``.
+
+    A grey notice in the corner says the drawing is the built-in layout, why (when
+    ``dot_missing``), and when module frames were replaced by name tags.
+    """
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch, Patch
@@ -369,10 +374,15 @@ def render_drawing(drawing: Drawing, path: str | Path, fmt: str) -> None:
                 zorder=4,
             )
 
+    notice = "drawn by tinygrad_nn's built-in layout"
+    if dot_missing:
+        notice += " (Graphviz's dot was not found)"
+    if tagged:
+        notice += "; module frames that would cover other nodes are shown as name tags instead"
     ax.text(
         left + 0.1,
         bottom + height - 0.08,
-        "drawn by tinygrad_nn's built-in layout (Graphviz's dot was not found)",
+        notice,
         fontsize=FONT_SIZE - 1,
         color="#868e96",
         ha="left",

@@ -26,9 +26,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_nn._files import atomic_path
 from tinygrad_nn.viz import dot as _dot
 from tinygrad_nn.viz.drawing import Drawing, build_drawing
-from tinygrad_nn.viz.files import atomic_path
 from tinygrad_nn.viz.snapshot import snapshot as _snapshot
 from tinygrad_nn.viz.snapshot import walk
 from tinygrad_nn.viz.trace import trace_walk
@@ -252,7 +252,8 @@ def save_graph(
         else:
             from tinygrad_nn.viz.fallback import render_drawing
 
-            render_drawing(drawing, temporary, suffix[1:])
+            dot_missing = renderer == "auto" or _dot.dot_executable() is None
+            render_drawing(drawing, temporary, suffix[1:], dot_missing=dot_missing)
     if executable is None and renderer == "auto":
         warnings.warn(
             f"save_graph: Graphviz's dot was not found, so {target.name} was drawn with "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_nn.viz.files import atomic_path
+from tinygrad_nn._files import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
