@@ -32,7 +32,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 
 import tinygrad_nn as tnn
+from tinygrad_nn._files import atomic_path
 from tinygrad_nn.capture import capture_step
 from tinygrad_nn.losses import squared_error
 from tinygrad_nn.optim import SGD
@@ -639,18 +639,11 @@ def _verdict(value: float | None, met: bool | None) -> str:
 
 
 def _write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    """Write ``text`` to ``path`` atomically (see `tinygrad_nn._files.atomic_path`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    with atomic_path(target) as temporary:
+        temporary.write_text(text, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- command line
