@@ -31,7 +31,7 @@ from tinygrad_nn.experiments.stats import (
     paired_t_test,
     proportion_ci,
 )
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm
+from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
 from tinygrad_nn.experiments.training import ArticleSettings, article_run, build_mlp, train
 
 if TYPE_CHECKING:
@@ -137,10 +137,6 @@ def _steps_to_threshold(costs: list[float], threshold: float, window: int) -> in
     return int(below[0] + window) if below.size else None
 
 
-def _column(records: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([record[key] for record in records], dtype=np.float64)
-
-
 def analyze(
     settings: ActivationSettings, records: list[dict[str, Any]], measurements: dict[str, Any]
 ) -> Analysis:
@@ -149,7 +145,7 @@ def analyze(
     summary: dict[str, Any] = {}
     rows = []
     for arm, group in groups.items():
-        final = _column(group, "final_cost")
+        final = column(group, "final_cost")
         reached = [
             _steps_to_threshold(r["costs"], settings.failure_threshold, settings.final_window)
             for r in group
@@ -160,19 +156,19 @@ def analyze(
         summary[arm] = {
             "final_cost": final.mean(),
             "final_cost_median": float(np.median(final)),
-            "test_mse": float(_column(group, "test_mse").mean()),
+            "test_mse": float(column(group, "test_mse").mean()),
             "not_below_threshold": not_below,
             "dead_output_end": dead_output,
             "reached": len(reached_steps),
             "steps_to_threshold_median": float(np.median(reached_steps)) if reached_steps else None,
-            "train_seconds_median": float(np.median(_column(group, "seconds"))),
+            "train_seconds_median": float(np.median(column(group, "seconds"))),
         }
         rows.append(
             [
                 arm,
                 summary_cell(final),
                 f"{np.median(final):.3g}",
-                summary_cell(_column(group, "test_mse")),
+                summary_cell(column(group, "test_mse")),
                 format_proportion(not_below),
                 format_proportion(dead_output),
                 f"{np.median(reached_steps):.0f} ({len(reached_steps)}/{len(group)})"
@@ -225,7 +221,7 @@ def _comparisons(
         a, b = (groups[label] for label in labels)
         if len(a) != len(b) or len(a) < 2:
             continue
-        test = paired_t_test(_column(a, "final_cost"), _column(b, "final_cost"))
+        test = paired_t_test(column(a, "final_cost"), column(b, "final_cost"))
         which = (
             "output = hidden activation (the article's swap)"
             if output == "same"

@@ -27,7 +27,7 @@ import numpy as np
 from tinygrad_nn.experiments.report import COLOURS, mean_band, new_figure, save_png, summary_cell
 from tinygrad_nn.experiments.runner import Task
 from tinygrad_nn.experiments.stats import mean_ci, paired_t_test
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm
+from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
 from tinygrad_nn.experiments.training import ArticleSettings, article_run
 
 if TYPE_CHECKING:
@@ -78,10 +78,6 @@ def make_tasks(settings: CostSettings, runs: int, seed: int) -> list[Task]:
     ]
 
 
-def _column(records: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([record[key] for record in records], dtype=np.float64)
-
-
 def _own_cost_key(cost: str) -> str:
     return "final_cost" if cost == "squared" else "final_absolute_cost"
 
@@ -91,7 +87,7 @@ def best_lrs(settings: CostSettings, groups: dict[str, list[dict[str, Any]]]) ->
     best = {}
     for cost in settings.costs:
         scores = {
-            lr: _column(groups[_label(cost, lr)], _own_cost_key(cost)).mean()
+            lr: column(groups[_label(cost, lr)], _own_cost_key(cost)).mean()
             for lr in settings.lrs
             if _label(cost, lr) in groups
         }
@@ -111,17 +107,17 @@ def analyze(
     for arm, group in groups.items():
         cost, lr = group[0]["cost"], group[0]["lr"]
         summary["arms"][arm] = {
-            "test_mse": mean_ci(_column(group, "test_mse")),
-            "test_mae": mean_ci(_column(group, "test_mae")),
-            "final_own_cost": mean_ci(_column(group, _own_cost_key(cost))),
+            "test_mse": mean_ci(column(group, "test_mse")),
+            "test_mae": mean_ci(column(group, "test_mae")),
+            "final_own_cost": mean_ci(column(group, _own_cost_key(cost))),
         }
         rows.append(
             [
                 cost,
                 f"{lr:g}" + (" (best)" if best.get(cost) == lr else ""),
-                summary_cell(_column(group, "test_mse")),
-                summary_cell(_column(group, "test_mae")),
-                summary_cell(_column(group, _own_cost_key(cost))),
+                summary_cell(column(group, "test_mse")),
+                summary_cell(column(group, "test_mae")),
+                summary_cell(column(group, _own_cost_key(cost))),
             ]
         )
     tables = [
@@ -155,26 +151,26 @@ def analyze(
             continue
         parts = []
         for metric, name in (("test_mse", "test MSE"), ("test_mae", "test MAE")):
-            test = paired_t_test(_column(a, metric), _column(b, metric))
+            test = paired_t_test(column(a, metric), column(b, metric))
             summary.setdefault("comparisons", {})[f"{description}: {name}"] = test
             comparison_rows.append(
                 [
                     description,
                     name,
-                    f"{_column(a, metric).mean():.3g} (lr {lr_a:g})",
-                    f"{_column(b, metric).mean():.3g} (lr {lr_b:g})",
+                    f"{column(a, metric).mean():.3g} (lr {lr_a:g})",
+                    f"{column(b, metric).mean():.3g} (lr {lr_b:g})",
                     f"{test.difference:+.3g} [{test.low:+.3g}, {test.high:+.3g}]",
                     f"{test.p_value:.2g}",
                 ]
             )
             better = cost_a if test.difference < 0 else cost_b
-            ratio = max(_column(a, metric).mean(), _column(b, metric).mean()) / max(
-                min(_column(a, metric).mean(), _column(b, metric).mean()), 1e-300
+            ratio = max(column(a, metric).mean(), column(b, metric).mean()) / max(
+                min(column(a, metric).mean(), column(b, metric).mean()), 1e-300
             )
             significant = test.p_value < 0.05
             parts.append(
-                f"{name} {_column(a, metric).mean():.3g} ({cost_a}) vs "
-                f"{_column(b, metric).mean():.3g} ({cost_b}), "
+                f"{name} {column(a, metric).mean():.3g} ({cost_a}) vs "
+                f"{column(b, metric).mean():.3g} ({cost_b}), "
                 + (
                     f"{better} {ratio:.{0 if ratio >= 10 else 1}f}x lower "
                     f"(paired p = {test.p_value:.2g})"
@@ -225,7 +221,7 @@ def _metric_agreement(
     b = groups[_label(settings.costs[1], best[settings.costs[1]])]
     winners = {
         name: settings.costs[0]
-        if _column(a, key).mean() < _column(b, key).mean()
+        if column(a, key).mean() < column(b, key).mean()
         else settings.costs[1]
         for key, name in (("test_mse", "MSE"), ("test_mae", "MAE"))
     }
@@ -276,7 +272,7 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
     ):
         for index, cost in enumerate(settings.costs):
             lrs = [lr for lr in settings.lrs if _label(cost, lr) in groups]
-            stats = [mean_ci(_column(groups[_label(cost, lr)], metric)) for lr in lrs]
+            stats = [mean_ci(column(groups[_label(cost, lr)], metric)) for lr in lrs]
             means = np.array([s.mean for s in stats])
             errors = np.array([0 if not np.isfinite(s.half_width) else s.half_width for s in stats])
             panel.errorbar(

@@ -28,7 +28,7 @@ from tinygrad_nn.experiments.stats import (
     mean_ci,
     proportion_ci,
 )
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm
+from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
 from tinygrad_nn.experiments.training import ArticleSettings, article_run
 
 if TYPE_CHECKING:
@@ -91,10 +91,6 @@ def make_tasks(settings: InitSettings, runs: int, seed: int) -> list[Task]:
     ]
 
 
-def _column(records: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([record[key] for record in records], dtype=np.float64)
-
-
 def analyze(
     settings: InitSettings, records: list[dict[str, Any]], measurements: dict[str, Any]
 ) -> Analysis:
@@ -106,7 +102,7 @@ def analyze(
     for arm, group in groups.items():
         failed = [r["failed"] for r in group]
         failure = proportion_ci(sum(failed), len(failed))
-        final = _column(group, "final_cost")
+        final = column(group, "final_cost")
         expected = expected_dead_fraction(group[0]["init_mean"], settings.init_std)
         output_dead_init = proportion_ci(sum(r["dead_outputs_init"] > 0 for r in group), len(group))
         output_dead_end = proportion_ci(sum(r["dead_outputs_end"] > 0 for r in group), len(group))
@@ -116,9 +112,9 @@ def analyze(
             "failure": failure,
             "final_cost": mean_ci(final),
             "final_cost_median": float(np.median(final)),
-            "test_mse": mean_ci(_column(group, "test_mse")),
-            "dead_hidden_init": mean_ci(_column(group, "dead_hidden_init")),
-            "dead_hidden_end": mean_ci(_column(group, "dead_hidden_end")),
+            "test_mse": mean_ci(column(group, "test_mse")),
+            "dead_hidden_init": mean_ci(column(group, "dead_hidden_init")),
+            "dead_hidden_end": mean_ci(column(group, "dead_hidden_end")),
             "dead_hidden_expected": expected,
             "revived_hidden": int(sum(r["revived_hidden"] for r in group)),
             "dead_hidden_total_init": round(
@@ -146,15 +142,15 @@ def analyze(
                 format_proportion(failure),
                 summary_cell(final),
                 f"{np.median(final):.3g}",
-                summary_cell(_column(group, "test_mse")),
+                summary_cell(column(group, "test_mse")),
             ]
         )
         dead_rows.append(
             [
                 arm,
                 f"{expected:.1%}",
-                summary_cell(100 * _column(group, "dead_hidden_init")) + " %",
-                summary_cell(100 * _column(group, "dead_hidden_end")) + " %",
+                summary_cell(100 * column(group, "dead_hidden_init")) + " %",
+                summary_cell(100 * column(group, "dead_hidden_end")) + " %",
                 f"{summary[arm]['revived_hidden']} of {summary[arm]['dead_hidden_total_init']}",
                 format_proportion(output_dead_init),
                 format_proportion(output_dead_end),
@@ -327,7 +323,7 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
     rng = np.random.default_rng(0)  # jitter only
     tick_labels = []
     for index, (arm, group) in enumerate(groups.items()):
-        final = _column(group, "final_cost")
+        final = column(group, "final_cost")
         failed = np.array([r["failed"] for r in group])
         x = index + rng.uniform(-0.18, 0.18, size=len(final))
         axes.scatter(x[~failed], final[~failed], s=14, color=COLOURS[0], alpha=0.7)
@@ -356,7 +352,7 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
             (-width / 2, "dead_hidden_init", 0.45),
             (width / 2, "dead_hidden_end", 0.9),
         ):
-            summary = mean_ci(100 * _column(group, key))
+            summary = mean_ci(100 * column(group, key))
             error = 0 if not np.isfinite(summary.half_width) else summary.half_width
             left.bar(
                 index + offset,

@@ -27,7 +27,7 @@ import numpy as np
 from tinygrad_nn.experiments.report import COLOURS, new_figure, save_png, summary_cell
 from tinygrad_nn.experiments.runner import DATA_STREAM, NOISE_STREAM, WEIGHT_STREAM, Task, run_rng
 from tinygrad_nn.experiments.stats import holm, mean_ci, paired_t_test
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm
+from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
 from tinygrad_nn.experiments.training import (
     build_mlp,
     dead_units,
@@ -155,10 +155,6 @@ def make_tasks(settings: RegularizationSettings, runs: int, seed: int) -> list[T
     ]
 
 
-def _column(records: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([record[key] for record in records], dtype=np.float64)
-
-
 def analyze(
     settings: RegularizationSettings, records: list[dict[str, Any]], measurements: dict[str, Any]
 ) -> Analysis:
@@ -170,16 +166,14 @@ def analyze(
     if baseline is not None:
         for arm, group in groups.items():
             if arm != NONE and len(baseline) == len(group) > 1:
-                tests[arm] = paired_t_test(
-                    _column(group, "test_mse"), _column(baseline, "test_mse")
-                )
+                tests[arm] = paired_t_test(column(group, "test_mse"), column(baseline, "test_mse"))
     # Several strengths are each compared with the same unpenalised runs: adjust the p-values
     # for that (Holm), so that picking the best strength does not manufacture significance.
     adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()]), strict=True))
     rows = []
     for arm, group in groups.items():
         cells = {
-            key: mean_ci(_column(group, key))
+            key: mean_ci(column(group, key))
             for key in ("train_mse", "test_mse", "gap", "true_mse", "l1_norm", "l2_norm")
         }
         entry: dict[str, Any] = {
@@ -198,13 +192,13 @@ def analyze(
             [
                 group[0]["penalty"],
                 "0" if arm == NONE else f"{group[0]['strength']:g}",
-                summary_cell(_column(group, "train_mse")),
-                summary_cell(_column(group, "test_mse")),
-                summary_cell(_column(group, "gap")),
+                summary_cell(column(group, "train_mse")),
+                summary_cell(column(group, "test_mse")),
+                summary_cell(column(group, "gap")),
                 versus,
-                summary_cell(_column(group, "true_mse")),
-                summary_cell(_column(group, "l1_norm")),
-                summary_cell(_column(group, "l2_norm")),
+                summary_cell(column(group, "true_mse")),
+                summary_cell(column(group, "l1_norm")),
+                summary_cell(column(group, "l2_norm")),
             ]
         )
     n_train = settings.train_batches * settings.batch_size
@@ -331,7 +325,7 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
             continue
         strengths = [s for s, _ in arms]
         for index, (key, name) in enumerate((("train_mse", "train"), ("test_mse", "test"))):
-            stats = [mean_ci(_column(group, key)) for _, group in arms]
+            stats = [mean_ci(column(group, key)) for _, group in arms]
             errors = [0 if not np.isfinite(s.half_width) else s.half_width for s in stats]
             panel.errorbar(
                 strengths,
@@ -344,7 +338,7 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
             )
             if baseline is not None:
                 panel.axhline(
-                    _column(baseline, key).mean(),
+                    column(baseline, key).mean(),
                     color=COLOURS[index],
                     linestyle=":",
                     linewidth=1.2,
@@ -372,14 +366,14 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
             if arms:
                 panel.plot(
                     [s for s, _ in arms],
-                    [_column(g, key).mean() for _, g in arms],
+                    [column(g, key).mean() for _, g in arms],
                     marker="o",
                     color=COLOURS[index + 2],
                     label=penalty.upper(),
                 )
         if baseline is not None:
             panel.axhline(
-                _column(baseline, key).mean(), color="black", linestyle=":", label="no penalty"
+                column(baseline, key).mean(), color="black", linestyle=":", label="no penalty"
             )
         panel.set_xscale("log")
         panel.set_xlabel("penalty strength")
@@ -394,17 +388,17 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
             candidates = [r for r in fits if r["penalty"] == penalty]
             if candidates:
                 mean_test = {
-                    r["arm"]: _column(groups[r["arm"]], "test_mse").mean() for r in candidates
+                    r["arm"]: column(groups[r["arm"]], "test_mse").mean() for r in candidates
                 }
                 shown.append(min(candidates, key=lambda r: mean_test[r["arm"]]))
                 shown.append(max(candidates, key=lambda r: r["strength"]))
         grid = np.linspace(0.0, 1.0, settings.test_points)
         figure, axes = new_figure(10.0, 3.8, ncols=2)
-        for column, (panel, name) in enumerate(zip(axes, ("sin", "cos"), strict=True)):
+        for output, (panel, name) in enumerate(zip(axes, ("sin", "cos"), strict=True)):
             record = shown[0]
             panel.scatter(
                 record["train_x"],
-                np.array(record["train_y"])[:, column],
+                np.array(record["train_y"])[:, output],
                 color="black",
                 s=18,
                 zorder=3,
@@ -412,14 +406,14 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
             )
             panel.plot(
                 grid,
-                _targets(grid[:, None])[:, column],
+                _targets(grid[:, None])[:, output],
                 color="grey",
                 linestyle="--",
                 label=f"true {name}",
             )
             for index, fit in enumerate(shown):
                 panel.plot(
-                    grid, np.array(fit["fit"])[:, column], color=COLOURS[index], label=fit["arm"]
+                    grid, np.array(fit["fit"])[:, output], color=COLOURS[index], label=fit["arm"]
                 )
             panel.set_xlabel("x")
             panel.set_title(f"{name}: fits of run 0", fontsize=10)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tinygrad_nn._random import check_seed
 from tinygrad_nn.experiments.runner import Progress, Task, make_executor, run_tasks
 
@@ -105,6 +107,11 @@ def by_arm(records: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     for record in records:
         groups.setdefault(record["arm"], []).append(record)
     return {arm: sorted(group, key=lambda r: r["run"]) for arm, group in groups.items()}
+
+
+def column(records: Sequence[dict[str, Any]], key: str) -> np.ndarray:
+    """One number per record, as a float64 array (a study's per-run measurements)."""
+    return np.array([record[key] for record in records], dtype=np.float64)
 
 
 def _parse_value(name: str, text: str, annotation: Any, default: Any) -> Any:
