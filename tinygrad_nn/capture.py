@@ -34,7 +34,9 @@ at the first call. Write the function with tinygrad_nn ops on its inputs and par
 parameters are read afresh on every call, so optimizers may update them in place. Uses of
 an input's or an intermediate's array outside ops that can be seen (``detach()``, an
 index array such as `tnn.losses.cross_entropy`'s labels) raise a ValueError when the
-step is recorded. Inside `tnn.no_grad` or `tnn.detect_anomaly` the function runs eagerly.
+step is recorded. Inside `tnn.detect_anomaly` the function runs eagerly; inside
+`tnn.no_grad` a training step runs eagerly too and fails at its backward, as
+``loss.backward()`` would, while a ``backward=False`` capture replays as usual.
 """
 
 from __future__ import annotations
