@@ -131,3 +131,106 @@ def test_a_float32_layer_fed_float64_data_computes_in_float32():
     assert out.dtype == np.float32
     out.sum().backward()
     assert weight.grad.dtype == np.float32 and x.grad.dtype == np.float64
+
+
+def test_a_weight_used_many_times_keeps_one_gradient_sum_not_one_per_use():
+    import tracemalloc
+
+    weight = Tensor(np.random.default_rng(0).normal(0, 0.05, (100, 100)), requires_grad=True)
+    h = Tensor(np.ones((4, 100)))
+    for _ in range(50):
+        h = (h @ weight).tanh()
+    loss = h.sum()
+    tracemalloc.start()
+    loss.backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 12 * weight.data.nbytes  # one per use would be 50 of them
+
+
+def test_forward_only_capture_of_ops_that_use_class_attributes():
+    step = tnn.capture_step(lambda x: x.max(axis=1) + x.min(axis=1), backward=False)
+    data = np.arange(6.0).reshape(2, 3)
+    for _ in range(2):
+        np.testing.assert_array_equal(step(data).data, [2.0, 8.0])
+
+
+def test_forward_only_replays_give_each_thread_its_own_context():
+    import threading
+
+    barrier = threading.Barrier(2)
+
+    class Stash(tnn.Function):
+        """f(x) = 2x, parking the result on ctx while another call runs."""
+
+        replaying = False
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.result = x * 2
+            if Stash.replaying:
+                barrier.wait(timeout=10)
+            return ctx.result
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (2 * grad,)
+
+    step = tnn.capture_step(lambda x: Stash.apply(x), backward=False)
+    step(np.zeros(3))
+    Stash.replaying = True
+    results = {}
+
+    def call(value):
+        results[value] = step(np.full(3, value)).data
+
+    threads = [threading.Thread(target=call, args=(v,)) for v in (1.0, 5.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    np.testing.assert_array_equal(results[1.0], [2.0] * 3)
+    np.testing.assert_array_equal(results[5.0], [10.0] * 3)
+
+
+def test_linear_with_an_integer_weight_keeps_float_inputs():
+    out = linear(Tensor([[0.5, 1.5]]), np.eye(2, dtype=np.int64))
+    np.testing.assert_array_equal(out.data, [[0.5, 1.5]])
+
+
+def test_softmax_of_a_0d_tensor_is_one():
+    x = Tensor(3.0, requires_grad=True)
+    out = x.softmax()
+    out.backward()
+    assert out.item() == 1.0 and x.grad == 0.0
+
+
+def test_backward_inputs_follow_pytorch():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward(inputs=x)  # a single Tensor
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+    x.grad = None
+    h = x * 3.0
+    kept = h * 1.0
+    kept.retain_grad()
+    (kept * kept).sum().backward(inputs=[h])  # a non-leaf input gets its .grad
+    np.testing.assert_array_equal(h.grad, [6.0, 12.0])
+    assert x.grad is None and kept.grad is None
+    with pytest.raises(ValueError, match="non-empty"):
+        (x * x).sum().backward(inputs=[])
+
+
+def test_a_backward_that_raises_leaves_retained_gradients_alone():
+    x = Tensor(np.ones(2), requires_grad=True)
+    h = _Boom.apply(x) * 2.0
+    h.retain_grad()
+    with pytest.raises(ArithmeticError):
+        h.sum().backward()
+    assert h.grad is None and x.grad is None
+
+
+def test_asarray_without_copy_refuses_a_dtype_change():
+    t = Tensor([1.0, 2.0])
+    assert np.asarray(t, copy=False) is t.data
+    with pytest.raises(ValueError, match="copy"):
+        np.asarray(t, dtype=np.float32, copy=False)

@@ -388,7 +388,7 @@ def backward(
 ) -> None:
     """Backpropagate from ``root``; see `Tensor.backward`."""
     seed = _seed_gradient(root, grad)
-    only = None if inputs is None else {id(tensor) for tensor in inputs}
+    only = None if inputs is None else _input_ids(inputs)
     if _state.backward_observers:  # inside tinygrad_nn.viz.keep_graphs(): keep the graph
         retain_graph = True
         for observer in _state.backward_observers:
@@ -399,19 +399,32 @@ def backward(
         return
     order = _backward_order(root)
     root._pending_grad = seed
+    leaves: list[Tensor] = []
+    retained: list[tuple[Tensor, np.ndarray]] = []
     try:
-        leaf_grads = _run_backward(order, retain_graph, _state.anomaly, only)
+        _run_backward(order, retain_graph, _state.anomaly, only, leaves, retained)
     except BaseException:
-        for tensor in order:
+        for tensor in (*order, *leaves):
             tensor._pending_grad = None
         raise
-    # Leaves are written only once the whole pass succeeded: a backward that raises
+    # .grad is written only once the whole pass succeeded: a backward that raises
     # part-way leaves every .grad as it was.
-    for leaf, leaf_grad in leaf_grads:
+    for tensor, tensor_grad in retained:
+        _accumulate(tensor, tensor_grad)
+    for leaf in leaves:
+        leaf_grad, leaf._pending_grad = leaf._pending_grad, None
         if leaf.grad is None:
             leaf.grad = leaf_grad
         else:
             leaf.grad += leaf_grad
+
+
+def _input_ids(inputs: Any) -> set[int]:
+    """The ids of ``backward(inputs=...)``: a Tensor or a non-empty sequence of them."""
+    tensors = (inputs,) if isinstance(inputs, _tensor_module.Tensor) else tuple(inputs)
+    if not tensors or not all(isinstance(t, _tensor_module.Tensor) for t in tensors):
+        raise ValueError("backward: inputs must be a Tensor or a non-empty sequence of Tensors")
+    return {id(tensor) for tensor in tensors}
 
 
 def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
@@ -440,18 +453,24 @@ def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
 
 
 def _run_backward(
-    order: list[Tensor], retain_graph: bool, anomaly: bool, only: set[int] | None
-) -> list[tuple[Tensor, np.ndarray]]:
+    order: list[Tensor],
+    retain_graph: bool,
+    anomaly: bool,
+    only: set[int] | None,
+    leaves: list[Tensor],
+    retained: list[tuple[Tensor, np.ndarray]],
+) -> None:
     """The backward loop: one vector-Jacobian product per node, newest node first.
 
-    Each tensor's incoming gradient is summed in its ``_pending_grad`` slot until the
-    tensor's turn comes; gradients for leaves are returned as (leaf, gradient) pairs, to
-    be added into ``.grad`` (only leaves in ``only``, when given). This loop runs once
+    Each tensor's incoming gradient is summed in its ``_pending_grad`` slot: a non-leaf's
+    until its turn comes, a leaf's until the pass ends (the leaf is then listed in
+    ``leaves``, one sum per leaf however often it is used). Gradients to store in a
+    non-leaf's ``.grad`` (``retain_grad``, or named in ``only``) go to ``retained``.
+    Only tensors in ``only`` get a ``.grad`` when it is given. This loop runs once
     per node and input of every training step, so it does only the checks that catch
     real mistakes (shape, dtype, arity) and leaves rare work to helpers.
     """
     ndarray = np.ndarray
-    leaf_grads: list[tuple[Tensor, np.ndarray]] = []
     for tensor in order:
         node = tensor._ctx
         out_grad = tensor._pending_grad
@@ -460,8 +479,8 @@ def _run_backward(
                 node.saved = node.parents = None
             continue
         tensor._pending_grad = None
-        if tensor._retains_grad:
-            _accumulate(tensor, out_grad)
+        if tensor._retains_grad if only is None else id(tensor) in only:
+            retained.append((tensor, out_grad))
         input_grads = node.backward(node, out_grad)
         parents = node.parents
         if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
@@ -486,13 +505,17 @@ def _run_backward(
                 parent._pending_grad = parent_grad if previous is None else previous + parent_grad
             elif only is not None and id(parent) not in only:
                 continue
-            elif parent.grad is None:  # may become .grad itself: it must be private
-                leaf_grads.append((parent, _private(parent_grad, node, out_grad, input_grads)))
             else:
-                leaf_grads.append((parent, parent_grad))
+                previous = parent._pending_grad
+                if previous is not None:
+                    parent._pending_grad = previous + parent_grad
+                    continue
+                leaves.append(parent)
+                if parent.grad is None:  # may become .grad itself: it must be private
+                    parent_grad = _private(parent_grad, node, out_grad, input_grads)
+                parent._pending_grad = parent_grad
         if not retain_graph:  # free saved arrays and links: the graph's memory returns now
             node.saved = node.parents = None
-    return leaf_grads
 
 
 def _private(

@@ -236,9 +236,6 @@ class _Program:
             else ()
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
-        # Inference replays reuse one context per op (forward needs one to save into);
-        # what an op saves stays referenced until the next call, nothing reads it.
-        self.inference_contexts = [] if backward else [_Scratch(op[3]) for op in self.forward]
 
     def _plan_backward(
         self,
@@ -291,13 +288,6 @@ class _Program:
         values[: self.input_count] = arrays
         for slot, tensor in self.externals:
             values[slot] = tensor.data
-        if self.backward_plan is None:  # inference: nothing is saved for a backward
-            for (_, forward, gather, _, output_slot), ctx in zip(
-                self.forward, self.inference_contexts, strict=True
-            ):
-                out = forward(ctx, *gather(values))
-                values[output_slot] = out if out.__class__ is np.ndarray else np.asarray(out)
-            return tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
         contexts: list[Function] = []
         for cls, forward, gather, needs, output_slot in self.forward:
             ctx = cls.__new__(cls)
@@ -308,7 +298,8 @@ class _Program:
             contexts.append(ctx)
         outputs = tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
         del values  # from here on only the nodes' saved arrays keep intermediates alive
-        self._run_backward(contexts, outputs[0].data)
+        if self.backward_plan is not None:
+            self._run_backward(contexts, outputs[0].data)
         return outputs
 
     def _run_backward(self, contexts: list[Function], loss: np.ndarray) -> None:
@@ -341,17 +332,6 @@ class _Program:
                 else:
                     leaf.grad += grad
             ctx.saved = None  # release saved arrays as backward proceeds
-
-
-class _Scratch:
-    """The context handed to an op's forward during an inference replay (no backward)."""
-
-    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
-        self.saved: tuple[Any, ...] | None = None
-        self.needs_input_grad = needs_input_grad
-
-    def save_for_backward(self, *values: Any) -> None:
-        self.saved = values
 
 
 def _single_getter(slot: int) -> Callable[[list[Any]], tuple[Any]]:

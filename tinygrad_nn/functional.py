@@ -64,10 +64,11 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     The maximum is subtracted first (as a constant: the result does not depend on it),
     so exp never overflows.
     """
-    if not -x.ndim <= axis < max(x.ndim, 1):
+    ndim = max(x.ndim, 1)  # NumPy reduces a 0-d array over axis 0 or -1
+    if not -ndim <= axis < ndim:
         raise ValueError(
             f"log_softmax: axis {axis} is out of range for a tensor of shape {x.shape}; "
-            f"use an axis in [{-x.ndim}, {x.ndim - 1}]"
+            f"use an axis in [{-ndim}, {ndim - 1}]"
         )
     shift = x.data.max(axis=axis, keepdims=True)
     shifted = x - shift

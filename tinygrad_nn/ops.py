@@ -374,7 +374,7 @@ class Linear(Function):
             raise ValueError("x must have at least one axis and the weight exactly two")
         if bias is not None and bias.shape != weight.shape[:1]:
             raise ValueError(f"bias must have shape ({weight.shape[0]},)")
-        if x.dtype is not weight.dtype:
+        if x.dtype is not weight.dtype and weight.dtype.kind == "f":
             # Compute in the layer's dtype: a float32 model fed NumPy's float64 data stays
             # float32 (the engine casts x's gradient back to x's dtype).
             x = x.astype(weight.dtype)

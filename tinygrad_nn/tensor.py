@@ -176,6 +176,11 @@ class Tensor:
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         """Let ``np.asarray(tensor)`` see the data (not an object array of Tensors)."""
         if dtype is not None and np.dtype(dtype) != self.data.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"Tensor of dtype {self.dtype} cannot be viewed as {np.dtype(dtype)} "
+                    "without a copy (copy=False)"
+                )
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
