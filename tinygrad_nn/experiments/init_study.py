@@ -286,13 +286,17 @@ def _conclusions(
                 if other
                 else ""
             )
+            healthy = (
+                f"; {s['ok_with_dead_output']} of the {s['ok_runs']} runs that did not fail had "
+                "a dead output"
+                if s["ok_runs"]
+                else ""
+            )
             lines.append(
                 f"{arm}: {s['failed_with_dead_output']} of {s['failed_runs']} failed runs ended "
                 f"with a dead output relu (that output is 0 for every x, costing about "
                 f"{settings.batch_size * SIN_SQUARED_MEAN:.1f} per batch for sin and "
-                f"{settings.batch_size * (1 - SIN_SQUARED_MEAN):.1f} for cos){rest}; "
-                f"{s['ok_with_dead_output']} of the {s['ok_runs']} runs that did not fail had a "
-                "dead output."
+                f"{settings.batch_size * (1 - SIN_SQUARED_MEAN):.1f} for cos){rest}{healthy}."
             )
     dead_outputs = sum(summary[arm]["dead_outputs_total_init"] for arm in arms)
     revived_outputs = sum(summary[arm]["revived_outputs"] for arm in arms)
