@@ -557,6 +557,18 @@ def _machine_line(machine: dict[str, Any]) -> str:
     return line
 
 
+def _timing_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Table cells for step or inference results: the case, then each candidate's time."""
+    table = []
+    for row in rows:
+        cells = [row["case"], row["dtype"], str(row["batch"])]
+        cells.append(_time_text(row["seconds"]["handwritten"]))
+        for name in ("tinygrad_nn", "captured", "torch"):
+            cells += _cell(row["seconds"], row["ratio"], name)
+        table.append(cells)
+    return table
+
+
 def _cell(seconds: dict[str, float], ratio: dict[str, float], name: str) -> list[str]:
     if name not in seconds:
         return ["–", "–"]
@@ -581,24 +593,10 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append("**Quick run** (a smoke test on shrunken M and L): not a measurement.")
     step_header = ["case", "dtype", "batch", "hand-written", "tinygrad_nn", "ratio"]
     step_header += ["captured", "ratio", "PyTorch", "ratio"]
-    rows = []
-    for row in report["steps"]:
-        cells = [row["case"], row["dtype"], str(row["batch"])]
-        cells.append(_time_text(row["seconds"]["handwritten"]))
-        for name in ("tinygrad_nn", "captured", "torch"):
-            cells += _cell(row["seconds"], row["ratio"], name)
-        rows.append(cells)
     lines += ["", "## Training step (forward, loss, backward, SGD update)", ""]
-    lines += _table(step_header, rows)
-    rows = []
-    for row in report["inference"]:
-        cells = [row["case"], row["dtype"], str(row["batch"])]
-        cells.append(_time_text(row["seconds"]["handwritten"]))
-        for name in ("tinygrad_nn", "captured", "torch"):
-            cells += _cell(row["seconds"], row["ratio"], name)
-        rows.append(cells)
+    lines += _table(step_header, _timing_rows(report["steps"]))
     lines += ["", "## Inference (`no_grad` forward)", ""]
-    lines += _table(step_header, rows)
+    lines += _table(step_header, _timing_rows(report["inference"]))
     rows = []
     for row in report["ops"]:
         seconds = row["seconds"]
