@@ -273,8 +273,14 @@ class SGD(Optimizer):
     ) -> None:
         settings = self.hyperparameters
         lr, momentum, weight_decay = settings["lr"], settings["momentum"], settings["weight_decay"]
-        (scratch,) = self._scratch_buffers(index, 1)
-        grad = self._effective_grad(data, grad, weight_decay, scratch)
+        buffers = self._scratch[index]
+        # Checked inline: this runs for every parameter of every step of every model.
+        if buffers and buffers[0].shape == data.shape and buffers[0].dtype is data.dtype:
+            scratch = buffers[0]
+        else:
+            (scratch,) = self._scratch_buffers(index, 1)
+        if weight_decay != 0:
+            grad = self._effective_grad(data, grad, weight_decay, scratch)
         if momentum != 0:
             buffer = state.get("momentum_buffer")
             if buffer is None:
