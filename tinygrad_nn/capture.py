@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import operator
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -236,6 +237,7 @@ class _Program:
             else ()
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
+        self._per_thread = threading.local()  # see `_inference_contexts`
 
     def _plan_backward(
         self,
@@ -288,6 +290,13 @@ class _Program:
         values[: self.input_count] = arrays
         for slot, tensor in self.externals:
             values[slot] = tensor.data
+        if self.backward_plan is None:  # inference: no node outlives the call
+            for (_, forward, gather, _, output_slot), ctx in zip(
+                self.forward, self._inference_contexts(), strict=True
+            ):
+                out = forward(ctx, *gather(values))
+                values[output_slot] = out if out.__class__ is np.ndarray else np.asarray(out)
+            return tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
         contexts: list[Function] = []
         for cls, forward, gather, needs, output_slot in self.forward:
             ctx = cls.__new__(cls)
@@ -298,9 +307,28 @@ class _Program:
             contexts.append(ctx)
         outputs = tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
         del values  # from here on only the nodes' saved arrays keep intermediates alive
-        if self.backward_plan is not None:
-            self._run_backward(contexts, outputs[0].data)
+        self._run_backward(contexts, outputs[0].data)
         return outputs
+
+    def _inference_contexts(self) -> list[Function]:
+        """One context per op for forward-only replays, made once per thread.
+
+        A forward needs a context to save into even when no backward follows; reusing
+        them saves building a node per op and call. They are real instances of each op
+        class (ops may read class attributes through ctx) and private to a thread (ops may
+        keep state on ctx during forward). What an op saved stays referenced until the
+        thread's next call; nothing reads it.
+        """
+        contexts = getattr(self._per_thread, "contexts", None)
+        if contexts is None:
+            contexts = []
+            for cls, _, _, needs, _ in self.forward:
+                ctx = cls.__new__(cls)
+                ctx.saved = None
+                ctx.needs_input_grad = needs
+                contexts.append(ctx)
+            self._per_thread.contexts = contexts
+        return contexts
 
     def _run_backward(self, contexts: list[Function], loss: np.ndarray) -> None:
         """The backward loop of `tinygrad_nn.autograd`, over slots instead of tensors."""
