@@ -494,7 +494,9 @@ def _run_backward(
                 or parent_grad.shape != data.shape
                 or parent_grad.dtype is not data.dtype  # `is` is cheap; _conform compares
             ):
-                parent_grad = _conform(node, parent, parent_grad)
+                parent_grad = _conform(
+                    node, parent_grad, data.shape, data.dtype, _input_index(node, parent)
+                )
             if anomaly and not np.isfinite(parent_grad).all():
                 raise RuntimeError(
                     f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
@@ -556,22 +558,23 @@ def _raise_bad_arity(node: Function, input_grads: Any, expected: int) -> None:
     )
 
 
-def _conform(node: Function, parent: Tensor, grad: Any) -> np.ndarray:
-    """Give a gradient its input's shape (summing broadcast axes) and dtype, or raise."""
-    data = parent.data
+def _conform(
+    node: Function, grad: Any, shape: tuple[int, ...], dtype: np.dtype, position: int
+) -> np.ndarray:
+    """Give input ``position``'s gradient its shape (summing broadcast axes) and dtype."""
     if grad.__class__ is not np.ndarray:
         grad = np.asarray(grad)
-    if grad.shape != data.shape:
+    if grad.shape != shape:
         try:
-            grad = unbroadcast(grad, data.shape)
+            grad = unbroadcast(grad, shape)
         except ValueError:
             raise RuntimeError(
                 f"{node.op_name()}.backward returned a gradient of shape {grad.shape} for input "
-                f"{_input_index(node, parent)}, which has shape {data.shape}; return the "
-                "input's shape (or the broadcast output's shape)"
+                f"{position}, which has shape {shape}; return the input's shape (or the "
+                "broadcast output's shape)"
             ) from None
-    if grad.dtype != data.dtype:
-        grad = grad.astype(data.dtype)
+    if grad.dtype != dtype:
+        grad = grad.astype(dtype)
     return grad
 
 

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn import autograd
-from tinygrad_nn.autograd import Function, unbroadcast
+from tinygrad_nn.autograd import Function
 from tinygrad_nn.tensor import Tensor
 
 __all__ = ["CapturedStep", "capture_step"]
@@ -351,7 +351,7 @@ class _Program:
                 if leaf is not None:
                     shape, dtype = leaf.data.shape, leaf.data.dtype
                 if grad.__class__ is not ndarray or grad.shape != shape or grad.dtype is not dtype:
-                    grad = _conform(ctx, position, shape, dtype, grad)
+                    grad = autograd._conform(ctx, grad, shape, dtype, position)
                 if leaf is None:
                     previous = pending.get(slot)
                     pending[slot] = grad if previous is None else previous + grad
@@ -364,22 +364,6 @@ class _Program:
 
 def _single_getter(slot: int) -> Callable[[list[Any]], tuple[Any]]:
     return lambda values: (values[slot],)
-
-
-def _conform(
-    ctx: Function, position: int, shape: tuple[int, ...], dtype: Any, grad: Any
-) -> np.ndarray:
-    """Give a gradient its input's shape and dtype (the engine's `_conform`, by slot)."""
-    grad = np.asarray(grad)
-    if grad.shape != shape:
-        try:
-            grad = unbroadcast(grad, shape)
-        except ValueError:
-            raise RuntimeError(
-                f"{ctx.op_name()}.backward returned a gradient of shape {grad.shape} for "
-                f"input {position}, which has shape {shape}"
-            ) from None
-    return grad if grad.dtype == dtype else grad.astype(dtype)
 
 
 def _input_array(value: Any) -> np.ndarray:
