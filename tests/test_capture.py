@@ -209,3 +209,54 @@ def test_parameters_updated_in_place_or_reassigned_are_read_afresh():
     with tnn.no_grad():
         expected = squared_error(model(Tensor(x)), y).item()
     assert loss_fn(x, y).item() == expected != first
+
+
+def test_the_replayed_forward_is_readable_source():
+    model = MLP([1, 4, 2], rng=0)
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    predict = capture_step(lambda x: model(x), backward=False)
+    assert loss_fn.source is None and predict.source is None
+    x, y = batches(1, 3, 1, 2)[0]
+    loss_fn(x, y)
+    predict(x)
+    for step, op_lines in ((loss_fn, 5), (predict, 4)):
+        assert step.source.startswith("def replay(contexts, x0")
+        calls = [line for line in step.source.splitlines() if " = f" in line]
+        assert len(calls) == op_lines
+    assert "# Linear" in predict.source and "# SquaredError" in loss_fn.source
+    assert predict.source.count("node(") == 0 < loss_fn.source.count("node(")
+
+
+class _Halve(tnn.Function):
+    """An op whose forward returns a NumPy scalar, not an array, and whose name is odd."""
+
+    @classmethod
+    def op_name(cls):
+        return "halve\nraise SystemExit"  # must never reach the generated source as code
+
+    @staticmethod
+    def forward(ctx, x):
+        return np.float64(x.sum() / 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (None,)
+
+
+def test_replays_convert_scalars_and_never_run_op_names_as_code():
+    predict = capture_step(lambda x: _Halve.apply(x), backward=False)
+    first = predict(np.arange(4.0))
+    second = predict(np.arange(1.0, 5.0))
+    assert "SystemExit" not in predict.source
+    assert second.data.__class__ is np.ndarray and second.item() == 5.0 and first.item() == 3.0
+
+
+def test_keyword_arguments_and_identity_functions_replay():
+    sums = capture_step(lambda x: (x.sum(axis=0, keepdims=True), x), backward=False)
+    out, same = sums(np.ones((3, 2)))
+    out, same = sums(np.full((3, 2), 2.0))
+    np.testing.assert_array_equal(out.data, [[6.0, 6.0]])
+    np.testing.assert_array_equal(same.data, np.full((3, 2), 2.0))
+    identity = capture_step(lambda x: x, backward=False)
+    identity(np.zeros(2))
+    np.testing.assert_array_equal(identity(np.ones(2)).data, np.ones(2))

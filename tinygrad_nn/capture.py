@@ -8,7 +8,8 @@ then replays the recording on new inputs of the same shapes and dtypes::
 
     first call      fn(x, y) runs eagerly; each Function.apply is noted:
                     (op, input slots, keyword arguments, output slot)
-    every call      forward: op.forward(ctx, *arrays) for each noted op, in order
+    every call      forward: op.forward(ctx, *arrays) for each noted op, in order, as
+                    straight-line Python compiled once (``step.source`` shows it)
     after that      backward: op.backward(ctx, grad) for the nodes the loss depends on,
                     newest first (the order worked out once), gradients routed to slots
                     and accumulated into the parameters' ``.grad``
@@ -43,9 +44,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import operator
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,8 @@ from tinygrad_nn.autograd import Function
 from tinygrad_nn.tensor import Tensor
 
 __all__ = ["CapturedStep", "capture_step"]
+
+Needs = tuple[bool, ...]  # which inputs of an op require grad
 
 
 def capture_step(
@@ -134,6 +136,15 @@ class CapturedStep:
         outputs = program.run(arrays)
         return outputs if self._returns_tuple else outputs[0]
 
+    @property
+    def source(self) -> str | None:
+        """The Python code a call replays for the forward pass (None before the first call).
+
+        Print it to see what was recorded: one line per op, each value named after its
+        slot (``x`` inputs, ``p`` parameters read afresh each call, ``v`` op outputs).
+        """
+        return None if self._program is None else self._program.source
+
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
         ops = "not recorded yet" if self._program is None else f"{self._program.size} ops"
@@ -174,7 +185,7 @@ class CapturedStep:
 class _Program:
     """A recorded step: forward ops over numbered slots, and the backward plan.
 
-    Slots hold arrays: the inputs first, then every tensor the function used that no op
+    Slots number the arrays: the inputs first, then every tensor the function used that no op
     of the recording made (parameters and constants, read afresh on each call), then the
     op outputs. Each backward entry says where each input's gradient goes: to a slot
     (an op output that needs a gradient), to a leaf's ``.grad``, or nowhere.
@@ -201,7 +212,7 @@ class _Program:
         # holding one of them was made outside the ops and would be frozen by a replay.
         live_arrays = {id(t.data) for t in inputs} | {id(step[3].data) for step in steps}
         self.externals: list[tuple[int, Tensor]] = []
-        self.forward: list[tuple[Any, ...]] = []
+        self.ops: list[tuple[type[Function], Callable[..., Any], tuple[int, ...], Needs, int]] = []
         produced_by: dict[int, int] = {}  # slot -> index of the step that records a node
         for index, (cls, op_inputs, kwargs, output) in enumerate(steps):
             _check_frozen_values(cls, kwargs, live_arrays)
@@ -215,12 +226,10 @@ class _Program:
                 slots.append(slot)
             output_slot = slot_of[id(output)] = len(slot_of)
             needs = tuple(t.requires_grad for t in op_inputs)
-            gather = operator.itemgetter(*slots) if len(slots) > 1 else _single_getter(slots[0])
             forward = functools.partial(cls.forward, **kwargs) if kwargs else cls.forward
-            self.forward.append((cls, forward, gather, needs, output_slot))
+            self.ops.append((cls, forward, tuple(slots), needs, output_slot))
             if output._ctx is not None:
                 produced_by[output_slot] = index
-        self.slot_count = len(slot_of)
         self.input_count = len(inputs)
         if any(id(t) not in slot_of for t in outputs) or (
             backward and slot_of[id(loss)] not in produced_by
@@ -238,6 +247,7 @@ class _Program:
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
         self._per_thread = threading.local()  # see `_inference_contexts`
+        self.source, self._replay_forward = _compile_forward(self)
 
     def _plan_backward(
         self,
@@ -286,27 +296,11 @@ class _Program:
 
     def run(self, arrays: tuple[np.ndarray, ...]) -> tuple[Tensor, ...]:
         """Replay forward (and backward) on new input arrays; returns the outputs."""
-        values: list[Any] = [None] * self.slot_count
-        values[: self.input_count] = arrays
-        for slot, tensor in self.externals:
-            values[slot] = tensor.data
         if self.backward_plan is None:  # inference: no node outlives the call
-            for (_, forward, gather, _, output_slot), ctx in zip(
-                self.forward, self._inference_contexts(), strict=True
-            ):
-                out = forward(ctx, *gather(values))
-                values[output_slot] = out if out.__class__ is np.ndarray else np.asarray(out)
-            return tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
-        contexts: list[Function] = []
-        for cls, forward, gather, needs, output_slot in self.forward:
-            ctx = cls.__new__(cls)
-            ctx.saved = None
-            ctx.needs_input_grad = needs
-            out = forward(ctx, *gather(values))
-            values[output_slot] = out if out.__class__ is np.ndarray else np.asarray(out)
-            contexts.append(ctx)
-        outputs = tuple([Tensor._make(values[slot], False) for slot in self.output_slots])
-        del values  # from here on only the nodes' saved arrays keep intermediates alive
+            return self._replay_forward(self._inference_contexts(), *arrays)
+        # The forward's locals (the intermediates) are gone once it returns: from here on
+        # only the nodes' saved arrays keep them alive.
+        outputs, contexts = self._replay_forward(None, *arrays)
         self._run_backward(contexts, outputs[0].data)
         return outputs
 
@@ -322,7 +316,7 @@ class _Program:
         contexts = getattr(self._per_thread, "contexts", None)
         if contexts is None:
             contexts = []
-            for cls, _, _, needs, _ in self.forward:
+            for cls, _, _, needs, _ in self.ops:
                 ctx = cls.__new__(cls)
                 ctx.saved = None
                 ctx.needs_input_grad = needs
@@ -362,8 +356,69 @@ class _Program:
             ctx.saved = None  # release saved arrays as backward proceeds
 
 
-def _single_getter(slot: int) -> Callable[[list[Any]], tuple[Any]]:
-    return lambda values: (values[slot],)
+def _compile_forward(program: _Program) -> tuple[str, Callable[..., Any]]:
+    """The recorded forward as straight-line Python source, and that function compiled.
+
+    One line per op and no table of slots: looking values up in a list, unpacking each
+    op's entry and spreading its arguments cost as much as a small op's arithmetic.
+    Every value is a local named after its slot: ``x`` for inputs, ``p`` for parameters
+    and other tensors made outside the step (their ``.data`` is read afresh on each
+    call), ``v`` for op outputs. A training replay makes fresh contexts (the graph's
+    nodes) and returns them for backward; an inference replay reuses the ones it is given.
+    Only identifiers and numbers are written into the source; the ops, their keyword
+    arguments and the tensors are bound through the function's globals.
+    """
+    names = {slot: f"x{slot}" for slot in range(program.input_count)}
+    namespace: dict[str, Any] = {
+        "ndarray": np.ndarray,
+        "asarray": np.asarray,
+        "make": Tensor._make,
+        "node": _new_node,
+    }
+    inputs = ", ".join(names[slot] for slot in range(program.input_count))
+    training = program.backward_plan is not None
+    lines = [f"def replay(contexts{', ' if inputs else ''}{inputs}):"]
+    for slot, tensor in program.externals:
+        names[slot] = f"p{slot}"
+        namespace[f"t{slot}"] = tensor
+        lines.append(f"    p{slot} = t{slot}.data")
+    if program.ops and not training:
+        contexts = ", ".join(f"c{i}" for i in range(len(program.ops)))
+        lines.append(f"    {contexts}, = contexts")
+    for index, (cls, forward, slots, needs, output_slot) in enumerate(program.ops):
+        namespace[f"f{index}"] = forward
+        if training:
+            namespace[f"op{index}"], namespace[f"n{index}"] = cls, needs
+            lines.append(f"    c{index} = node(op{index}, n{index})")
+        out = names[output_slot] = f"v{output_slot}"
+        arguments = ", ".join(names[slot] for slot in slots)
+        label = cls.op_name()
+        comment = f"  # {label}" if label.isidentifier() else ""
+        lines.append(f"    {out} = f{index}(c{index}, {arguments}){comment}")
+        lines.append(f"    if {out}.__class__ is not ndarray: {out} = asarray({out})")
+    outputs = _tuple_text(f"make({names[slot]}, False)" for slot in program.output_slots)
+    if training:
+        contexts = ", ".join(f"c{i}" for i in range(len(program.ops)))
+        lines.append(f"    return {outputs}, [{contexts}]")
+    else:
+        lines.append(f"    return {outputs}")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, "<capture_step replay>", "exec"), namespace)
+    return source, namespace["replay"]
+
+
+def _new_node(cls: type[Function], needs: Needs) -> Function:
+    """A fresh context of ``cls``, as `Function.apply` makes one (a node of the graph)."""
+    ctx = cls.__new__(cls)
+    ctx.saved = None
+    ctx.needs_input_grad = needs
+    return ctx
+
+
+def _tuple_text(items: Iterable[str]) -> str:
+    """Python source of a tuple of ``items``: ``(a,)`` for one, ``(a, b)`` for more."""
+    items = list(items)
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def _input_array(value: Any) -> np.ndarray:
