@@ -94,3 +94,37 @@ def test_interleaved_medians_calls_every_candidate():
     assert set(timings) == {"a", "b"}
     assert all(timing["rounds"] == 3 for timing in timings.values())
     assert calls["a"] >= 5 and calls["b"] >= 5  # warm-up, calibration, three rounds
+
+
+def _target_report(step_s_eager, step_s_captured):
+    """A report with every case at a comfortable ratio but the S step as given."""
+    ratio = {"handwritten": 1.0, "tinygrad_nn": 0.9, "captured": 0.9}
+    seconds = {"handwritten": 1.0, "tinygrad_nn": 1.0, "captured": 1.0}
+    steps = []
+    for case in ("S", "M", "L"):
+        for dtype in ("float64", "float32"):
+            row_ratio = dict(ratio)
+            if case == "S":
+                row_ratio.update(tinygrad_nn=step_s_eager, captured=step_s_captured)
+            row_seconds = dict(seconds)
+            if case == "L" and dtype == "float32":
+                row_seconds = {name: 0.5 for name in seconds}
+            steps.append({"case": case, "dtype": dtype, "ratio": row_ratio, "seconds": row_seconds})
+    inference = [{"case": "S", "dtype": "float64", "ratio": ratio}]
+    memory = [{"case": "L", "dtype": "float64", "ratio": ratio}]
+    return {"steps": steps, "inference": inference, "memory": memory}
+
+
+def test_a_target_counts_as_met_in_either_mode_and_the_summary_says_how():
+    targets = bench.evaluate_targets(_target_report(1.8, 1.2))
+    step_s = [row for row in targets if row["target"] == "step S"]
+    assert all(not row["eager_met"] and row["captured_met"] and row["met"] for row in step_s)
+    speedup = next(row for row in targets if row["target"] == "float32 speed-up L")
+    assert speedup["eager"] == 2.0 and speedup["met"]
+    assert bench.targets_summary(targets) == (
+        "**Every target met in this run** (eager, step S with `capture_step`)."
+    )
+    targets = bench.evaluate_targets(_target_report(1.8, 1.6))
+    assert not any(row["met"] for row in targets if row["target"] == "step S")
+    summary = bench.targets_summary(targets)
+    assert summary.startswith("**Targets missed") and "step S (S float64)" in summary

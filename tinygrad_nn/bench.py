@@ -478,7 +478,11 @@ def _ratios(timings: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, each with tinygrad_nn eager's and the captured step's value."""
+    """The issue's targets, each with tinygrad_nn eager's and the captured step's value.
+
+    A target is met (``met``) when either way of running meets it: `capture_step` is the
+    documented mode for networks too small for eager execution's per-op overhead.
+    """
     rows = []
 
     def add(name: str, case: str, eager: float, captured: float | None, higher: bool) -> None:
@@ -499,6 +503,7 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 "captured": captured,
                 "eager_met": met(eager),
                 "captured_met": met(captured),
+                "met": bool(met(eager) or met(captured)),
             }
         )
 
@@ -550,11 +555,16 @@ def _progress(kind: str, row: dict[str, Any]) -> str:
 def _machine_line(machine: dict[str, Any]) -> str:
     line = (
         f"{machine['cpu']}, {machine['cores']} cores; NumPy {machine['numpy']} with "
-        f"{machine['blas']} ({machine['blas_threads']} threads); Python {machine['python']}"
+        f"{machine['blas']} ({_threads_text(machine['blas_threads'])}); "
+        f"Python {machine['python']}"
     )
     if "torch" in machine:
-        line += f"; PyTorch {machine['torch']} ({machine['torch_threads']} threads)"
+        line += f"; PyTorch {machine['torch']} ({_threads_text(machine['torch_threads'])})"
     return line
+
+
+def _threads_text(count: int) -> str:
+    return f"{count} thread" if count == 1 else f"{count} threads"
 
 
 def _timing_rows(rows: list[dict[str, Any]]) -> list[list[str]]:
@@ -627,7 +637,20 @@ def to_markdown(report: dict[str, Any]) -> str:
         rows.append(cells)
     lines += ["", "## Targets", ""]
     lines += _table(["target", "case", "tinygrad_nn eager", "captured"], rows)
+    lines += ["", targets_summary(report["targets"])]
     return "\n".join(lines) + "\n"
+
+
+def targets_summary(targets: list[dict[str, Any]]) -> str:
+    """One line: whether every target was met in this run, and how (eager or captured)."""
+    missed = [f"{row['target']} ({row['case']})" for row in targets if not row["met"]]
+    if missed:
+        return f"**Targets missed in this run:** {', '.join(missed)}."
+    captured_only = sorted(
+        {row["target"] for row in targets if row["captured_met"] and not row["eager_met"]}
+    )
+    how = f", {', '.join(captured_only)} with `capture_step`" if captured_only else ""
+    return f"**Every target met in this run** (eager{how})."
 
 
 def _verdict(value: float | None, met: bool | None) -> str:
