@@ -260,3 +260,47 @@ def test_keyword_arguments_and_identity_functions_replay():
     identity = capture_step(lambda x: x, backward=False)
     identity(np.zeros(2))
     np.testing.assert_array_equal(identity(np.ones(2)).data, np.ones(2))
+
+
+def test_a_dropped_step_frees_its_parameters_without_the_garbage_collector():
+    import gc
+    import weakref
+
+    def weighted_sum():
+        weight = Tensor(np.ones(3), requires_grad=True)
+        return weakref.ref(weight.data), capture_step(lambda x: (x * weight).sum())
+
+    data, step = weighted_sum()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        step(np.ones(3))
+        step(np.ones(3))
+        del step
+        assert data() is None
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_errors_in_a_replayed_op_name_the_op_like_eager_errors():
+    import traceback
+
+    power = capture_step(lambda x, y: x**y, backward=False)
+    power(np.array([2, 3]), np.array([1, 2]))
+    with pytest.raises(ValueError, match=r"Pow: .*negative.*\(2,\) int64") as caught:
+        power(np.array([2, 3]), np.array([1, -2]))
+    text = "".join(traceback.format_exception(caught.value.__cause__))
+    assert "= f0(c0, x0, x1)  # Pow" in text  # the replay's source line is shown
+
+
+class _Unnamed(_Halve):
+    @classmethod
+    def op_name(cls):
+        return None
+
+
+def test_an_op_name_that_is_not_a_string_is_left_out_of_the_source():
+    predict = capture_step(lambda x: _Unnamed.apply(x), backward=False)
+    predict(np.arange(4.0))
+    assert predict(np.arange(2.0, 6.0)).item() == 7.0 and "#" not in predict.source

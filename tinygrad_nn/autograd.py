@@ -300,7 +300,9 @@ def _as_tensors(inputs: tuple[Any, ...], tensor_type: type[Tensor]) -> tuple[Ten
     )
 
 
-def _with_context(cls: type[Function], tensors: Sequence[Tensor], error: Exception) -> Exception:
+def _with_context(
+    cls: type[Function], tensors: Sequence[Tensor | np.ndarray], error: Exception
+) -> Exception:
     """The forward error re-raised as its builtin type, naming the op, shapes and a fix.
 
     NumPy's own subclasses (AxisError, _UFuncNoLoopError ...) have other constructors,

@@ -44,7 +44,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
+import linecache
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,6 +60,7 @@ from tinygrad_nn.tensor import Tensor
 __all__ = ["CapturedStep", "capture_step"]
 
 Needs = tuple[bool, ...]  # which inputs of an op require grad
+_replay_numbers = itertools.count(1)  # names each compiled replay's source file
 
 
 def capture_step(
@@ -247,7 +251,11 @@ class _Program:
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
         self._per_thread = threading.local()  # see `_inference_contexts`
-        self.source, self._replay_forward = _compile_forward(self)
+        self.source, self._replay_forward, self._op_lines = _compile_forward(self)
+        # Tracebacks through a replay show its source lines; dropped with the program.
+        filename = self._replay_forward.__code__.co_filename
+        linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
+        weakref.finalize(self, linecache.cache.pop, filename, None)
 
     def _plan_backward(
         self,
@@ -296,13 +304,30 @@ class _Program:
 
     def run(self, arrays: tuple[np.ndarray, ...]) -> tuple[Tensor, ...]:
         """Replay forward (and backward) on new input arrays; returns the outputs."""
-        if self.backward_plan is None:  # inference: no node outlives the call
-            return self._replay_forward(self._inference_contexts(), *arrays)
-        # The forward's locals (the intermediates) are gone once it returns: from here on
-        # only the nodes' saved arrays keep them alive.
-        outputs, contexts = self._replay_forward(None, *arrays)
+        try:
+            if self.backward_plan is None:  # inference: no node outlives the call
+                return self._replay_forward(self._inference_contexts(), *arrays)
+            # The forward's locals (the intermediates) are gone once it returns: from here
+            # on only the nodes' saved arrays keep them alive.
+            outputs, contexts = self._replay_forward(None, *arrays)
+        except (ValueError, IndexError, TypeError) as error:
+            raise self._naming_the_op(error) from error
         self._run_backward(contexts, outputs[0].data)
         return outputs
+
+    def _naming_the_op(self, error: Exception) -> Exception:
+        """An op's forward error re-raised as eager mode raises it: naming the op, the
+        shapes and dtypes of its inputs, and a fix (see `autograd._with_context`)."""
+        traceback = error.__traceback__
+        replay_code = self._replay_forward.__code__
+        while traceback is not None and traceback.tb_frame.f_code is not replay_code:
+            traceback = traceback.tb_next
+        if traceback is None or traceback.tb_lineno not in self._op_lines:
+            return error  # not raised by an op (say, a wrong number of inputs)
+        index, argument_names = self._op_lines[traceback.tb_lineno]
+        local_values = traceback.tb_frame.f_locals
+        arrays = [local_values[name] for name in argument_names]
+        return autograd._with_context(self.ops[index][0], arrays, error)
 
     def _inference_contexts(self) -> list[Function]:
         """One context per op for forward-only replays, made once per thread.
@@ -356,8 +381,11 @@ class _Program:
             ctx.saved = None  # release saved arrays as backward proceeds
 
 
-def _compile_forward(program: _Program) -> tuple[str, Callable[..., Any]]:
-    """The recorded forward as straight-line Python source, and that function compiled.
+def _compile_forward(
+    program: _Program,
+) -> tuple[str, Callable[..., Any], dict[int, tuple[int, tuple[str, ...]]]]:
+    """The recorded forward as straight-line Python source, that function compiled, and
+    for each line that calls an op: the op's index and the names of its arguments.
 
     One line per op and no table of slots: looking values up in a list, unpacking each
     op's entry and spreading its arguments cost as much as a small op's arithmetic.
@@ -378,6 +406,7 @@ def _compile_forward(program: _Program) -> tuple[str, Callable[..., Any]]:
     inputs = ", ".join(names[slot] for slot in range(program.input_count))
     training = program.backward_plan is not None
     lines = [f"def replay(contexts{', ' if inputs else ''}{inputs}):"]
+    op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}  # line number -> op
     for slot, tensor in program.externals:
         names[slot] = f"p{slot}"
         namespace[f"t{slot}"] = tensor
@@ -391,10 +420,11 @@ def _compile_forward(program: _Program) -> tuple[str, Callable[..., Any]]:
             namespace[f"op{index}"], namespace[f"n{index}"] = cls, needs
             lines.append(f"    c{index} = node(op{index}, n{index})")
         out = names[output_slot] = f"v{output_slot}"
-        arguments = ", ".join(names[slot] for slot in slots)
+        argument_names = tuple(names[slot] for slot in slots)
         label = cls.op_name()
-        comment = f"  # {label}" if label.isidentifier() else ""
-        lines.append(f"    {out} = f{index}(c{index}, {arguments}){comment}")
+        comment = f"  # {label}" if isinstance(label, str) and label.isidentifier() else ""
+        lines.append(f"    {out} = f{index}(c{index}, {', '.join(argument_names)}){comment}")
+        op_lines[len(lines)] = (index, argument_names)
         lines.append(f"    if {out}.__class__ is not ndarray: {out} = asarray({out})")
     outputs = _tuple_text(f"make({names[slot]}, False)" for slot in program.output_slots)
     if training:
@@ -403,8 +433,10 @@ def _compile_forward(program: _Program) -> tuple[str, Callable[..., Any]]:
     else:
         lines.append(f"    return {outputs}")
     source = "\n".join(lines) + "\n"
-    exec(compile(source, "<capture_step replay>", "exec"), namespace)
-    return source, namespace["replay"]
+    exec(compile(source, f"<capture_step replay {next(_replay_numbers)}>", "exec"), namespace)
+    # Popped, not read: the function and its namespace (its globals, which hold the
+    # parameters) would otherwise form a cycle that outlives the program.
+    return source, namespace.pop("replay"), op_lines
 
 
 def _new_node(cls: type[Function], needs: Needs) -> Function:
