@@ -340,12 +340,7 @@ class _Program:
         """
         contexts = getattr(self._per_thread, "contexts", None)
         if contexts is None:
-            contexts = []
-            for cls, _, _, needs, _ in self.ops:
-                ctx = cls.__new__(cls)
-                ctx.saved = None
-                ctx.needs_input_grad = needs
-                contexts.append(ctx)
+            contexts = [_new_node(cls, needs) for cls, _, _, needs, _ in self.ops]
             self._per_thread.contexts = contexts
         return contexts
 
