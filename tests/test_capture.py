@@ -304,3 +304,35 @@ def test_an_op_name_that_is_not_a_string_is_left_out_of_the_source():
     predict = capture_step(lambda x: _Unnamed.apply(x), backward=False)
     predict(np.arange(4.0))
     assert predict(np.arange(2.0, 6.0)).item() == 7.0 and "#" not in predict.source
+
+
+def test_recapture_keeps_one_recording_per_shape_and_replays_it_when_it_comes_back():
+    eager, model = twin_models([1, 4, 2])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y), recapture=True)
+    data = batches(6, 8, 1, 2)
+    for index, (x, y) in enumerate(data):
+        rows = 8 if index % 2 == 0 else 3  # a full batch, then a short last batch
+        for m in (eager, model):
+            m.zero_grad()
+        loss = loss_fn(x[:rows], y[:rows])
+        expected = squared_error(eager(Tensor(x[:rows])), y[:rows])
+        expected.backward()
+        assert loss.item() == expected.item()
+        assert_same_gradients(eager, model)
+    assert loss_fn.recordings == 2
+    model.layers[0].bias.requires_grad = False  # the kept recordings no longer fit
+    loss_fn(data[0][0], data[0][1])
+    assert loss_fn.recordings == 3
+
+
+def test_recapture_keeps_the_newest_recordings_only():
+    predict = capture_step(lambda x: x * 2.0, recapture=True, backward=False)
+    sizes = range(1, tnn.capture.KEPT_RECORDINGS + 3)
+    for size in sizes:
+        predict(np.ones(size))
+    assert predict.recordings == len(sizes)
+    predict(np.ones(sizes[-1] - 1))  # kept: replayed
+    assert predict.recordings == len(sizes)
+    predict(np.ones(1))  # the oldest, dropped: recorded again
+    assert predict.recordings == len(sizes) + 1
+    np.testing.assert_array_equal(predict(np.ones(2)).data, np.full(2, 2.0))

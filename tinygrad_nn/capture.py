@@ -60,6 +60,8 @@ from tinygrad_nn.tensor import Tensor
 __all__ = ["CapturedStep", "capture_step"]
 
 Needs = tuple[bool, ...]  # which inputs of an op require grad
+Signature = tuple[tuple[tuple[int, ...], np.dtype], ...]  # inputs' (shape, dtype)
+KEPT_RECORDINGS = 8  # per captured step with recapture=True: one per input signature
 _replay_numbers = itertools.count(1)  # names each compiled replay's source file
 
 
@@ -73,7 +75,9 @@ def capture_step(
             returns the loss, a single-element Tensor, or a tuple whose first item is the
             loss and whose other items are Tensors to return as well (predictions, ...).
         recapture: when an input's shape or dtype differs from the recording (say, a
-            smaller last batch), record again instead of raising a ValueError.
+            smaller last batch), record again instead of raising a ValueError. The last
+            `KEPT_RECORDINGS` recordings are kept, one per input signature, so shapes
+            that come back (every epoch's last batch) replay without recording again.
         backward: False captures a forward pass only (inference): ``fn`` may return any
             Tensor or tuple of Tensors, no graph is recorded and no gradient computed.
 
@@ -97,7 +101,8 @@ class CapturedStep:
 
     Attributes:
         fn: the function.
-        recapture: record again, instead of raising, when the inputs' shapes change.
+        recapture: record again (or replay a kept recording for the new shapes) instead
+            of raising when the inputs' shapes change.
         backward: whether a call also runs backward (False: inference only).
         recordings: how many times ``fn`` has been recorded (1 after the first call).
     """
@@ -112,8 +117,8 @@ class CapturedStep:
         self.recapture = recapture
         self.backward = backward
         self.recordings = 0
-        self._program: _Program | None = None
-        self._returns_tuple = False
+        self._program: _Program | None = None  # the recording the last call used
+        self._kept: dict[Signature, _Program] = {}  # with recapture: by input signature
 
     def __call__(self, *inputs: Any) -> Any:
         arrays = tuple(map(_input_array, inputs))
@@ -131,14 +136,14 @@ class CapturedStep:
         problem = program.mismatch(arrays)
         if problem is not None:
             if self.recapture:
-                return self._record(arrays)
+                return self._switch_or_record(arrays)
             raise ValueError(
                 f"capture_step: {problem}; the step was recorded for inputs "
                 f"{program.signature_text()}. Capture one step per input shape, or pass "
                 "recapture=True to record again when shapes change"
             )
         outputs = program.run(arrays)
-        return outputs if self._returns_tuple else outputs[0]
+        return outputs if program.returns_tuple else outputs[0]
 
     @property
     def source(self) -> str | None:
@@ -162,6 +167,16 @@ class CapturedStep:
             outputs[0].backward()
         return _detached(result, outputs)
 
+    def _switch_or_record(self, arrays: tuple[np.ndarray, ...]) -> Any:
+        """Replay the kept recording for these inputs' shapes and dtypes if it still fits
+        (a parameter may have been frozen since), else record anew."""
+        program = self._kept.get(tuple((array.shape, array.dtype) for array in arrays))
+        if program is None or program.mismatch(arrays) is not None:
+            return self._record(arrays)
+        self._program = program
+        outputs = program.run(arrays)
+        return outputs if program.returns_tuple else outputs[0]
+
     def _record(self, arrays: tuple[np.ndarray, ...]) -> Any:
         self._program = None
         inputs = tuple(Tensor._make(array, False) for array in arrays)
@@ -175,10 +190,15 @@ class CapturedStep:
             state.recorder = None
         outputs = _outputs(result)
         program = _Program(steps, inputs, outputs, self.backward)
+        program.returns_tuple = isinstance(result, tuple)
         if self.backward:
             outputs[0].backward()
         self._program = program
-        self._returns_tuple = isinstance(result, tuple)
+        if self.recapture:
+            self._kept.pop(program.signature, None)  # re-inserted as the newest
+            self._kept[program.signature] = program
+            if len(self._kept) > KEPT_RECORDINGS:
+                del self._kept[next(iter(self._kept))]  # the oldest
         self.recordings += 1
         return _detached(result, outputs)
 
@@ -210,7 +230,8 @@ class _Program:
                 f"(requires_grad={loss.requires_grad})"
             )
         self.size = len(steps)
-        self.signature = tuple((t.data.shape, t.data.dtype) for t in inputs)
+        self.signature: Signature = tuple((t.data.shape, t.data.dtype) for t in inputs)
+        self.returns_tuple = False  # whether fn returned a tuple (set by the recorder)
         slot_of: dict[int, int] = {id(t): index for index, t in enumerate(inputs)}
         # Arrays that change from call to call: an external tensor or keyword argument
         # holding one of them was made outside the ops and would be frozen by a replay.
