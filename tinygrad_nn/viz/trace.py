@@ -170,12 +170,13 @@ def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
     grad_norms: dict[int, float] = {}
     released = any(autograd.is_released(out.grad_fn) for out in graph.ops)
 
-    def record(out: Tensor, node: Any, out_grad: Any, raw_grads: tuple, grads: list) -> None:
+    def record(out: Tensor, node: Any, out_grad: Any, raw_grads: tuple) -> None:
         sent: list[_Sent] = []
-        for parent, raw, reduced in zip(node.parents, raw_grads, grads, strict=True):
-            if reduced is None:
+        for parent, raw in zip(node.parents, raw_grads, strict=True):
+            if raw is None or not parent.requires_grad:
                 sent.append((parent, None, (), ()))
             else:
+                reduced = autograd.conform_gradient(node, raw, parent)
                 raw_shape = np.shape(raw)
                 sent.append((parent, reduced, broadcast_axes(raw_shape, parent.shape), raw_shape))
         grad_norms[id(out)] = _norm(out_grad)
