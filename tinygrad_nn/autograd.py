@@ -321,8 +321,10 @@ class Function:
     # The error type a forward's OverflowError becomes (an axis or index beyond any size).
     overflow_error: ClassVar[type[Exception]] = ValueError
 
-    parents: tuple[Tensor | ReleasedTensor, ...]
-    saved: tuple[Any, ...] | None
+    # After a releasing backward, intermediate entries of ``parents`` are `ReleasedTensor`
+    # records, which have the attributes drawings read; a live graph has Tensors only.
+    parents: tuple[Tensor, ...]
+    saved: tuple[Any, ...]  # () until save_for_backward; _FREED once backward released it
     needs_input_grad: tuple[bool, ...]
     scope: tuple[Any, ...]
     seq: int  # creation order; backward visits nodes newest first
@@ -375,10 +377,12 @@ class Function:
                 tensors = _as_tensors(inputs)
                 break
         ctx = cls.__new__(cls)
-        ctx.saved = None
+        ctx.saved = ()
         # Unrolled for one to three inputs (three: Linear): this is the per-op overhead of
         # every model, and a list comprehension costs as much as the rest of it.
         arity = len(tensors)
+        needs: tuple[bool, ...]
+        arrays: tuple[np.ndarray, ...]
         if arity == 2:
             first, second = tensors
             needs = (first.requires_grad, second.requires_grad)
@@ -428,7 +432,7 @@ class Function:
             if isinstance(value, _tensor_type):
                 return cls.apply(*inputs, **kwargs)
         ctx = cls.__new__(cls)
-        ctx.saved = None
+        ctx.saved = ()
         ctx.needs_input_grad = (False,) * len(inputs)
         return cls.forward(ctx, *inputs, **kwargs)
 
@@ -522,10 +526,10 @@ def release_inputs(order: Sequence[Tensor]) -> None:
     tensors that called ``retain_grad()`` are kept as they are.
     """
     for tensor in order:
-        node = tensor._ctx
+        node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
         node.parents = tuple(
             [
-                parent if parent._ctx is None or parent._retains_grad else ReleasedTensor(parent)
+                parent if parent._ctx is None or parent._retains_grad else ReleasedTensor(parent)  # type: ignore[misc]
                 for parent in node.parents
             ]
         )
@@ -584,7 +588,7 @@ def backward_order(roots: Sequence[Tensor], *, allow_released: bool = False) -> 
             by_number[root._ctx.seq] = root
             stack.append(root)
     while stack:
-        node = stack.pop()._ctx
+        node: Function = stack.pop()._ctx  # type: ignore[assignment]  # never a leaf
         if node.saved is _FREED and not allow_released:
             raise RuntimeError(
                 f"backward: the graph through {node.op_name()} was already freed by an "
@@ -626,7 +630,7 @@ def make_node(cls: type[Function], needs_input_grad: tuple[bool, ...]) -> Functi
     (`tinygrad_nn.capture` replays do, to reuse the engine's backward).
     """
     ctx = cls.__new__(cls)
-    ctx.saved = None
+    ctx.saved = ()
     ctx.needs_input_grad = needs_input_grad
     ctx.scope = ()
     ctx.seq = _next_sequence_number()
@@ -668,7 +672,7 @@ def backpropagate(
     anomaly = _state.anomaly
     ndarray = np.ndarray
     for tensor in order:
-        node = tensor._ctx
+        node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
         out_grad = pending.pop(id(tensor), None)
         if out_grad is None:  # nothing flows through this node (e.g. an unused branch)
             if not retain_graph:
@@ -732,7 +736,7 @@ def _differentiable_context(node: Function, output: Tensor) -> Function:
     view.needs_input_grad = node.needs_input_grad
     view.parents, view.scope, view.seq = node.parents, node.scope, node.seq
     saved = node.saved
-    view.saved = None if saved is None else tuple(_saved_tensor(v, node, output) for v in saved)
+    view.saved = tuple(_saved_tensor(value, node, output) for value in saved)
     return view
 
 
@@ -767,7 +771,7 @@ def _is_private(grad: Any, node: Function, out_grad: Any, input_grads: tuple[Any
     for other in input_grads:  # plain loops: a generator costs more than the whole check
         if other is grad:
             holders += 1
-    for other in node.saved or ():
+    for other in node.saved:
         if other is grad:
             holders += 1
     for parent in node.parents:
@@ -821,7 +825,7 @@ def conform_gradient(node: Function, grad: Any, parent: Tensor, create_graph: bo
 
 def _check_unmodified(node: Function, parent: Tensor) -> None:
     """Refuse to differentiate through values that changed in place after the op saved them."""
-    saved = node.saved or ()
+    saved = node.saved
     if any(value is parent._data for value in saved):
         label = f" {parent.name!r}" if parent.name else ""
         raise RuntimeError(
