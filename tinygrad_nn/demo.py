@@ -24,6 +24,7 @@ from tinygrad_nn import data, losses
 from tinygrad_nn._files import atomic_path
 from tinygrad_nn._random import as_generator
 from tinygrad_nn.nn import MLP
+from tinygrad_nn.nn.diagnostics import dead_units
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.tensor import Tensor
 
@@ -181,7 +182,7 @@ def fit_on_grid(model: MLP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def dead_outputs(estimate: np.ndarray) -> list[int]:
     """Indices of output units that are 0 on every test point (a dead output relu)."""
-    return [int(k) for k in np.flatnonzero(np.all(estimate == 0, axis=0))]
+    return [int(k) for k in np.flatnonzero(dead_units(estimate))]
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:

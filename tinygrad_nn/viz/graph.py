@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tinygrad_nn._files import atomic_path
 from tinygrad_nn.viz import dot as _dot
 from tinygrad_nn.viz.drawing import Drawing, build_drawing
@@ -83,12 +85,16 @@ def build(
                 "not require grad, so backward has none"
             )
         trace = trace_walk(graph)
-        step_numbers = {
-            i: trace._step_of[id(out)]
-            for i, out in enumerate(graph.ops)
-            if id(out) in trace._step_of
-        }
-        extra_norms = trace._grad_norms
+        step_numbers = {}
+        for i, out in enumerate(graph.ops):
+            number = trace.step_number(out)
+            if number is not None:
+                step_numbers[i] = number
+        extra_norms = {}
+        for tensor in graph.tensors:
+            gradient = trace.gradient(tensor)
+            if gradient is not None:
+                extra_norms[id(tensor)] = float(np.linalg.norm(np.ravel(gradient)))
     snap = _snapshot(graph, values=values, grads=grads, extra_grad_norms=extra_norms)
     return build_drawing(
         snap,

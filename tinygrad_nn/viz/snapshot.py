@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_nn.nn.diagnostics import dead_units
+
 if TYPE_CHECKING:
     from tinygrad_nn.autograd import Function
     from tinygrad_nn.tensor import Tensor
@@ -92,10 +94,9 @@ class DeadUnits:
 
     @classmethod
     def of(cls, output: np.ndarray) -> DeadUnits:
-        rows = output.reshape(-1, output.shape[-1]) if output.ndim >= 2 else output.reshape(1, -1)
-        alive = (rows != 0).any(axis=0)
-        zero_fraction = float((rows == 0).mean()) if rows.size else 0.0
-        return cls(int(alive.size - alive.sum()), int(alive.size), zero_fraction)
+        dead = dead_units(output)
+        zero_fraction = float((output == 0).mean()) if output.size else 0.0
+        return cls(int(dead.sum()), int(dead.size), zero_fraction)
 
 
 @dataclass(frozen=True)
