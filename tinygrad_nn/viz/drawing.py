@@ -83,6 +83,7 @@ class DrawEdge:
     source: str
     target: str
     dashed: bool = False
+    id: str = ""  # e<op>_<k> for an op's k-th input, e<op>_out for its output
 
 
 @dataclass(frozen=True)
@@ -224,13 +225,14 @@ def build_drawing(
     for op in snap.ops:
         if op.index not in kept_ops:
             continue
-        for tensor_index in op.inputs:
+        for position, tensor_index in enumerate(op.inputs):
             if tensor_index in kept_tensors:
-                edges.append(DrawEdge(f"t{tensor_index}", f"op{op.index}"))
+                edge_id = f"e{op.index}_{position}"
+                edges.append(DrawEdge(f"t{tensor_index}", f"op{op.index}", id=edge_id))
             elif f"op{op.index}" not in fed_from_elided:
                 fed_from_elided.append(f"op{op.index}")
         if op.output in kept_tensors:
-            edges.append(DrawEdge(f"op{op.index}", f"t{op.output}"))
+            edges.append(DrawEdge(f"op{op.index}", f"t{op.output}", id=f"e{op.index}_out"))
     for tensor in snap.tensors:
         made_by = tensor.producer
         if tensor.index in kept_tensors and made_by is not None and made_by not in kept_ops:

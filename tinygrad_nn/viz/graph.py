@@ -20,6 +20,7 @@ saying exactly that.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from tinygrad_nn.viz import dot as _dot
 from tinygrad_nn.viz.drawing import Drawing, build_drawing
 from tinygrad_nn.viz.snapshot import snapshot as _snapshot
 from tinygrad_nn.viz.snapshot import walk
+from tinygrad_nn.viz.svg import builtin_svg
 from tinygrad_nn.viz.trace import trace_walk
 
 if TYPE_CHECKING:
@@ -166,7 +168,8 @@ def draw_graph(
 
     Returns:
         A ``graphviz.Digraph`` (display it in Jupyter, or ``.render()`` it). Its
-        ``.source`` is the DOT text, the same as `to_dot` returns.
+        ``.source`` is the DOT text, the same as `to_dot` returns. In a notebook without
+        Graphviz's ``dot`` it displays the built-in layout instead of raising.
 
     Raises:
         GraphFreedError: ``backward()`` already freed the graph; the message says how to
@@ -180,7 +183,7 @@ def draw_graph(
         >>> draw_graph(loss)              # in a notebook this displays the SVG
     """
     try:
-        import graphviz
+        import graphviz  # noqa: F401  (needed by the Digraph that is returned)
     except ImportError as error:
         raise ImportError(
             "draw_graph returns a graphviz.Digraph and needs the graphviz Python package: "
@@ -199,9 +202,40 @@ def draw_graph(
         legend=legend,
         params=params,
     )
-    digraph = graphviz.Digraph(name=_dot.GRAPH_NAME)
+    digraph = _graph_drawing_class()(name=_dot.GRAPH_NAME)
     digraph.body.extend(_dot.to_dot_lines(drawing))
+    digraph.drawing = drawing
     return digraph
+
+
+@functools.cache
+def _graph_drawing_class() -> type:
+    import graphviz
+
+    class GraphDrawing(graphviz.Digraph):
+        """A ``graphviz.Digraph`` that displays itself in Jupyter without ``dot`` too.
+
+        With Graphviz's ``dot`` it renders like any Digraph; without it the notebook
+        shows the built-in layout of the same drawing (statements added to the Digraph
+        afterwards are then not shown).
+        """
+
+        drawing: Drawing
+
+        def _repr_mimebundle_(
+            self, include: Any = None, exclude: Any = None, **kwargs: Any
+        ) -> dict[str, Any]:
+            if _dot.dot_executable() is not None:
+                try:
+                    return super()._repr_mimebundle_(include, exclude, **kwargs)
+                except graphviz.ExecutableNotFound:
+                    pass
+            return {"image/svg+xml": builtin_svg(self.drawing)}
+
+        def _repr_svg_(self) -> str:
+            return self._repr_mimebundle_()["image/svg+xml"]
+
+    return GraphDrawing
 
 
 def save_graph(
