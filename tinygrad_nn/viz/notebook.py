@@ -55,7 +55,7 @@ def summary(array: Any) -> dict[str, Any] | None:
             "norm": float(np.linalg.norm(floats.ravel())),
         }
     if values.size <= FULL_SIZE:
-        result["values"] = floats.tolist()
+        result["values"] = floats.ravel().tolist()
     return result
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import math
-import re
 import subprocess
 
 from tinygrad_nn.viz import dot as _dot
@@ -184,11 +183,3 @@ def _edges(drawing: Drawing, placed: dict[str, tuple[float, float, float, float]
             f'{dash} marker-end="url(#arrow)"/></g>'
         )
     return parts
-
-
-def strip_size(svg: str) -> str:
-    """The SVG without its fixed width and height, so CSS can scale it."""
-    start = svg.index("<svg")
-    end = svg.index(">", start)
-    tag = re.sub(r'\s(?:width|height)="[^"]*"', "", svg[start:end])
-    return svg[:start] + tag + svg[end:]
