@@ -161,14 +161,36 @@ def test_the_articles_backward_pass_steps_as_the_trace_says(
     assert page.state()["index"] == len(states) - 1
 
 
-def test_a_cross_entropy_classifier(tmp_path: Path, open_page: Any) -> None:
+@pytest.mark.parametrize("renderer", RENDERERS)
+def test_a_cross_entropy_classifier(tmp_path: Path, open_page: Any, renderer: str) -> None:
     rng = np.random.default_rng(3)
     model = MLP([2, 8, 3], output_activation=None, rng=rng)
     logits = model(Tensor(rng.normal(size=(6, 2)), name="x"))
     loss = cross_entropy(logits, rng.integers(0, 3, size=6))
     loss.name = "cost"
-    page = open_page(explore(loss, tmp_path / "classifier.html", renderer="builtin"))
-    walk_backward(page, loss)
+    page = open_page(explore(loss, tmp_path / "classifier.html", renderer=renderer))
+    states = walk_backward(page, loss)
+    # cross_entropy starts folded: its ops are hidden, and its frame lights up while
+    # backward steps through them (step 1 is its last op). The built-in layout may not
+    # manage a box for the frame; then nothing folds.
+    first_backward = next(i for i, s in enumerate(states) if s["phase"] == "backward")
+    page.page.evaluate(f"window.tnnExplorer.go({first_backward})")
+    frames = page.page.evaluate(
+        """() => {
+          const data = window.tnnExplorer.data;
+          const key = Object.keys(data.clusters)
+            .find(k => data.clusters[k].label === "cross_entropy");
+          const box = document.getElementById(key);
+          return {drawn: !!box, current: !!box && box.classList.contains("current"),
+                  hidden: document.querySelectorAll("#graph g.node.hidden").length};
+        }"""
+    )
+    if renderer == "dot":
+        assert frames["drawn"]
+    if frames["drawn"]:
+        assert frames["current"] and frames["hidden"] > 9
+    else:
+        assert frames["hidden"] == 0
 
 
 @pytest.mark.skipif(not hasattr(tnn, "gradients"), reason="needs tnn.gradients (engine issue)")

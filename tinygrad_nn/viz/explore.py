@@ -106,7 +106,7 @@ def explore_html(
         if tensor_data["grad"] is not None
     }
     drawing = build_drawing(
-        snapshot(graph, extra_grad_norms=norms), max_nodes=None, order=step_numbers
+        snapshot(graph, extra_grad_norms=norms), max_nodes=None, order=step_numbers, expand=True
     )
     svg = drawing_svg(drawing, renderer)
     for key, nodes in _members(drawing).items():
@@ -188,6 +188,7 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
         f"cluster_{key}": {
             "label": call.label,
             "parent": None if call.parent is None else f"cluster_{call.parent}",
+            "composite": call.composite,
         }
         for key, call in graph.calls.items()
     }

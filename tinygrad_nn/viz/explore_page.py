@@ -111,7 +111,10 @@ SCRIPT = r"""
   // Frames: collapsing one hides its members and the edges inside it.
   var members = {};
   Object.keys(data.clusters).forEach(function (key) {
-    members[key] = data.clusters[key].members || [];
+    // A frame the layout could not draw as a box (the built-in layout may show it as
+    // name tags instead) cannot fold: its members would vanish without a trace.
+    members[key] = el(key) ? data.clusters[key].members || [] : [];
+    state.collapsed[key] = !!data.clusters[key].composite && !!el(key);  // losses start folded
   });
   function frameOf(nodeId) {
     var frames = [];
@@ -141,10 +144,15 @@ SCRIPT = r"""
       item.classList.toggle("collapsed", !!state.collapsed[item.dataset.frame]);
     });
   }
-  function toggleFrame(key) { state.collapsed[key] = !state.collapsed[key]; applyFrames(); show(); }
+  function toggleFrame(key) {
+    if (!el(key)) { return; }
+    state.collapsed[key] = !state.collapsed[key];
+    applyFrames();
+    show();
+  }
   var list = document.getElementById("frame-list");
   Object.keys(data.clusters).forEach(function (key) {
-    var item = add(list, "li", data.clusters[key].label);
+    var item = add(list, "li", data.clusters[key].label + (el(key) ? "" : " (not drawn as a box)"));
     item.dataset.frame = key;
     item.addEventListener("click", function () { toggleFrame(key); });
   });

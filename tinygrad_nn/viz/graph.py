@@ -68,6 +68,7 @@ def build(
     dead_threshold: float = 0.5,
     legend: bool = True,
     params: Mapping[str, Tensor] | None = None,
+    expand: bool = False,
     caller: str = "draw_graph",
 ) -> Drawing:
     """Trace ``tensor``'s graph and decide what to draw (the options of `draw_graph`)."""
@@ -108,6 +109,7 @@ def build(
         order=step_numbers,
         dead_threshold=dead_threshold,
         legend=legend,
+        expand=expand,
     )
 
 
@@ -141,6 +143,7 @@ def draw_graph(
     dead_threshold: float = 0.5,
     legend: bool = True,
     params: Mapping[str, Tensor] | None = None,
+    expand: bool = False,
 ) -> graphviz.Digraph:
     """Draw the computation graph that produced ``tensor``.
 
@@ -165,6 +168,9 @@ def draw_graph(
         legend: add a legend of the node colours.
         params: extra ``{name: tensor}`` labels, e.g. ``dict(model.named_parameters())``;
             tensors used inside Module calls are named automatically.
+        expand: show the ops inside composite functions (``cross_entropy``,
+            ``log_softmax``, ``softmax``) in a frame named after the function; by default
+            each call is one node of that name.
 
     Returns:
         A ``graphviz.Digraph`` (display it in Jupyter, or ``.render()`` it). Its
@@ -201,6 +207,7 @@ def draw_graph(
         dead_threshold=dead_threshold,
         legend=legend,
         params=params,
+        expand=expand,
     )
     digraph = _graph_drawing_class()(name=_dot.GRAPH_NAME)
     digraph.body.extend(_dot.to_dot_lines(drawing))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_nn._composite import CompositeCall
 from tinygrad_nn.nn.diagnostics import dead_units
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class ModuleCall:
     label: str  # e.g. "layers.0: Linear(1→16)"
     name: str  # dotted path, "" for the outermost model
     parent: str | None  # key of the enclosing call
+    composite: bool = False  # a composite function (cross_entropy), drawn folded
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,10 @@ def op_rule(node: Function | type) -> str:
 
 
 def module_summary(module: Any) -> str:
-    """``Linear(1→16)`` for modules with in/out features, else the class name."""
+    """``Linear(1→16)`` for modules with in/out features, a composite function's name,
+    else the class name."""
+    if isinstance(module, CompositeCall):
+        return module.name
     kind = type(module).__name__
     in_features = getattr(module, "in_features", None)
     out_features = getattr(module, "out_features", None)
@@ -369,7 +374,9 @@ def _module_calls(
                 name = module_names.get(id(module), "")
                 summary = module_summary(module)
                 label = f"{name}: {summary}" if name else summary
-                calls[key] = ModuleCall(key, label, name, keys[-1] if keys else None)
+                parent = keys[-1] if keys else None
+                folded = isinstance(module, CompositeCall)
+                calls[key] = ModuleCall(key, label, name, parent, composite=folded)
             keys.append(key)
         op_calls[id(out)] = tuple(keys)
     return calls, op_calls
