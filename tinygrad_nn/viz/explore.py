@@ -167,7 +167,7 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
             dead = {"dead": int(flags.sum()), "units": int(flags.size)}
             dead["indices"] = [int(k) for k in flags.nonzero()[0]]
         tensors[f"t{i}"] = {
-            "label": graph.labels.get(id(tensor)) or graph.describe(tensor),
+            "label": _label(graph, trace, tensor),
             "kind": graph.kinds[id(tensor)],
             "shape": list(tensor.shape),
             "dtype": str(tensor.dtype),
@@ -231,6 +231,18 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
         "clusters": clusters,
         "steps": steps,
     }
+
+
+def _label(graph: GraphWalk, trace: BackwardTrace | None, tensor: Tensor) -> str:
+    """A tensor's name, else what made it as the trace calls it (``#4 Relu``)."""
+    label = graph.labels.get(id(tensor))
+    if label:
+        return label
+    if tensor._ctx is not None:
+        number = trace.step_number(tensor) if trace is not None else None
+        made_by = tensor._ctx.op_name()
+        return f"#{number} {made_by}" if number is not None else f"{made_by} output"
+    return graph.describe(tensor)
 
 
 def _root_text(graph: GraphWalk) -> str:

@@ -30,20 +30,20 @@ ul { padding-left: 1.2em; } li { margin: 2px 0; }
 #frame-list li { cursor: pointer; } #frame-list li.collapsed::before { content: "+ "; }
 #frame-list li:not(.collapsed)::before { content: "- "; }
 g.node, g.cluster { cursor: pointer; }
-g.node.current > ellipse, g.node.current > polygon, g.node.current > rect,
-g.node.current > path { stroke: #fd7e14 !important; stroke-width: 4px !important; }
-g.node.output-current > polygon, g.node.output-current > rect,
-g.node.output-current > path { stroke: #fd7e14 !important; stroke-width: 3px !important; }
-g.node.done > ellipse { fill: #d3f9d8; }
-g.edge.flow > path { stroke: #fd7e14 !important; stroke-width: 3px; }
-g.edge.flow > polygon { stroke: #fd7e14; fill: #fd7e14; }
+g.node.current ellipse, g.node.current polygon, g.node.current rect,
+g.node.current path { stroke: #fd7e14 !important; stroke-width: 4px !important; }
+g.node.output-current polygon, g.node.output-current rect,
+g.node.output-current path { stroke: #fd7e14 !important; stroke-width: 3px !important; }
+g.node.done ellipse { fill: #d3f9d8; }
+g.edge.flow path { stroke: #fd7e14 !important; stroke-width: 3px; }
+g.edge.flow polygon { stroke: #fd7e14; fill: #fd7e14; }
 text.grad-label { font: 10px monospace; fill: #b02a37; paint-order: stroke;
   stroke: white; stroke-width: 3px; }
 text.grad-label.flow { fill: #d9480f; font-weight: bold; }
 .hidden { display: none; }
-g.cluster.collapsed > polygon, g.cluster.collapsed > rect, g.cluster.collapsed > path {
+g.cluster.collapsed polygon, g.cluster.collapsed rect, g.cluster.collapsed path {
   fill: #ced4da !important; }
-g.cluster.current > polygon, g.cluster.current > rect, g.cluster.current > path {
+g.cluster.current polygon, g.cluster.current rect, g.cluster.current path {
   stroke: #fd7e14 !important; stroke-width: 4px; }
 """
 
@@ -236,7 +236,7 @@ SCRIPT = r"""
       });
     }
     if (node && node.scrollIntoView && !node.classList.contains("hidden")) {
-      node.scrollIntoView({ block: "nearest", inline: "nearest" });
+      node.scrollIntoView({ block: "center", inline: "center" });
     }
   }
 
