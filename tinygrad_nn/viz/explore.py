@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from tinygrad_nn._files import atomic_path
 from tinygrad_nn.viz.drawing import Drawing, build_drawing
 from tinygrad_nn.viz.explore_page import SCRIPT, STYLE
+from tinygrad_nn.viz.graph import trace_annotations
 from tinygrad_nn.viz.notebook import summary
 from tinygrad_nn.viz.snapshot import GraphWalk, snapshot, walk
 from tinygrad_nn.viz.svg import drawing_svg
@@ -93,18 +94,7 @@ def explore_html(
     trace = trace_walk(graph, grad) if tensor.requires_grad else None
     data = explore_data(graph, trace)
     data["title"] = title or f"tinygrad_nn: {data['root']}"
-    step_numbers = {}
-    for i, out in enumerate(graph.ops):
-        number = trace.step_number(out) if trace is not None else None
-        if number is not None:
-            step_numbers[i] = number
-    norms = {
-        key: tensor_data["grad"]["norm"]
-        for key, tensor_data in zip(
-            (id(t) for t in graph.tensors), data["tensors"].values(), strict=True
-        )
-        if tensor_data["grad"] is not None
-    }
+    step_numbers, norms = trace_annotations(graph, trace) if trace is not None else ({}, {})
     drawing = build_drawing(
         snapshot(graph, extra_grad_norms=norms), max_nodes=None, order=step_numbers, expand=True
     )

@@ -32,10 +32,10 @@ import numpy as np
 from tinygrad_nn._files import atomic_path
 from tinygrad_nn.viz import dot as _dot
 from tinygrad_nn.viz.drawing import Drawing, build_drawing
+from tinygrad_nn.viz.snapshot import GraphWalk, walk
 from tinygrad_nn.viz.snapshot import snapshot as _snapshot
-from tinygrad_nn.viz.snapshot import walk
 from tinygrad_nn.viz.svg import builtin_svg
-from tinygrad_nn.viz.trace import trace_walk
+from tinygrad_nn.viz.trace import BackwardTrace, trace_walk
 
 if TYPE_CHECKING:
     import graphviz
@@ -87,17 +87,7 @@ def build(
                 f"{caller}: order=True numbers the backward steps, but this tensor does "
                 "not require grad, so backward has none"
             )
-        trace = trace_walk(graph)
-        step_numbers = {}
-        for i, out in enumerate(graph.ops):
-            number = trace.step_number(out)
-            if number is not None:
-                step_numbers[i] = number
-        extra_norms = {}
-        for tensor in graph.tensors:
-            gradient = trace.gradient(tensor)
-            if gradient is not None:
-                extra_norms[id(tensor)] = float(np.linalg.norm(np.ravel(gradient)))
+        step_numbers, extra_norms = trace_annotations(graph, trace_walk(graph))
     snap = _snapshot(graph, values=values, grads=grads, extra_grad_norms=extra_norms)
     return build_drawing(
         snap,
@@ -111,6 +101,24 @@ def build(
         legend=legend,
         expand=expand,
     )
+
+
+def trace_annotations(
+    graph: GraphWalk, trace: BackwardTrace
+) -> tuple[dict[int, int], dict[int, float]]:
+    """What a drawing shows of a trace: op index -> backward step number, and
+    id(tensor) -> the norm of the gradient backward sent it."""
+    step_numbers = {}
+    for i, out in enumerate(graph.ops):
+        number = trace.step_number(out)
+        if number is not None:
+            step_numbers[i] = number
+    norms = {}
+    for tensor in graph.tensors:
+        gradient = trace.gradient(tensor)
+        if gradient is not None:
+            norms[id(tensor)] = float(np.linalg.norm(np.ravel(gradient)))
+    return step_numbers, norms
 
 
 def to_dot(tensor: Tensor, **options: Any) -> str:
