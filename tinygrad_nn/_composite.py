@@ -18,6 +18,11 @@ __all__ = ["CompositeCall", "composite"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The engine's named interface for scopes: enter_module/exit_module in the rewritten
+# engine, _push_module/_pop_module before it.
+_enter = getattr(autograd, "enter_module", None) or autograd._push_module
+_exit = getattr(autograd, "exit_module", None) or autograd._pop_module
+
 
 class CompositeCall:
     """One call of a composite function, as it appears in an op's module scope."""
@@ -39,10 +44,10 @@ def composite(function: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not autograd.is_grad_enabled():
             return function(*args, **kwargs)
-        previous = autograd._push_module(CompositeCall(name))
+        previous = _enter(CompositeCall(name))
         try:
             return function(*args, **kwargs)
         finally:
-            autograd._pop_module(previous)
+            _exit(previous)
 
     return wrapper  # type: ignore[return-value]

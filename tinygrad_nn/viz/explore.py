@@ -201,6 +201,8 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
                     "op": op_id,
                     "grad_in": summary(step.grad),
                     "grad_norm": step.grad_norm,
+                    # False after a backward that released the graph: no gradients kept
+                    "kept": step.grad_norm is not None,
                     "sends": [
                         {
                             "edge": f"e{op_id[2:]}_{k}",

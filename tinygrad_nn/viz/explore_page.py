@@ -54,6 +54,8 @@ SCRIPT = r"""
   var steps = data.steps;
   var svg = document.querySelector("#graph svg");
   var state = { current: 0, collapsed: {} };
+  var RELEASED = "not kept: a backward without retain_graph released the graph; " +
+    "explore before backward, after backward(retain_graph=True) or inside keep_graphs()";
 
   function el(id) { return document.getElementById(id); }
   function fmt(v) {
@@ -217,13 +219,14 @@ SCRIPT = r"""
       });
     } else {
       add(panel, "h2", "gradient arriving at the output");
-      add(panel, "div", statsText(step.grad_in), "stats grad-in");
+      add(panel, "div", step.kept ? statsText(step.grad_in) : RELEASED, "stats grad-in");
       add(panel, "h2", "gradients sent to the inputs");
       var sends = add(panel, "ul", undefined, "sends");
       step.sends.forEach(function (sent, k) {
         var item = add(sends, "li", "in" + k + " " + sent.name + ": ");
         item.dataset.edge = sent.edge;
-        add(item, "div", sent.grad ? statsText(sent.grad) : "no gradient", "stats");
+        var none = step.kept ? "no gradient" : "not kept";
+        add(item, "div", sent.grad ? statsText(sent.grad) : none, "stats");
         if (sent.summed_axes.length) {
           add(item, "div", "summed over broadcast axes (" + sent.summed_axes.join(", ") + ")");
         }

@@ -59,6 +59,11 @@ def summary(array: Any) -> dict[str, Any] | None:
     return result
 
 
+def _number(value: float | None) -> str:
+    """Four significant digits, or "-" for a value that was not kept."""
+    return "-" if value is None else fmt(value)
+
+
 def summary_text(stats: dict[str, Any] | None) -> str:
     """One line: ``shape (2,)  mean 3.5  min 3  max 4  norm 5``."""
     if stats is None:
@@ -132,7 +137,7 @@ def trace_html(trace: BackwardTrace) -> str:
     for step in trace.steps:
         sends = "; ".join(
             f"in{i} {sent.to}: "
-            + ("no gradient" if sent.norm is None else f"norm {fmt(sent.norm)}")
+            + ("no gradient" if sent.norm is None else f"norm {_number(sent.norm)}")
             for i, sent in enumerate(step.sends)
         )
         rows.append(
@@ -142,7 +147,7 @@ def trace_html(trace: BackwardTrace) -> str:
                 step.module or "",
                 step.output,
                 str(step.shape),
-                fmt(step.grad_norm),
+                _number(step.grad_norm),
                 step.rule,
                 sends,
             )
