@@ -9,6 +9,7 @@ is not used); without it the module is skipped.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,9 +124,15 @@ def walk_backward(page: Page, loss: Tensor) -> list[dict[str, Any]]:
             step = trace[sum(s["phase"] == "backward" for s in states) - 1]
             assert state["op"] == step.op
             assert state["rule"] == step.rule
-            # The highlighted node is the op the drawing numbers with this step.
+            # The highlighted node is the op the drawing numbers with this step, or the
+            # node of the folded function call ("#1-#9 cross_entropy") that holds it.
             assert len(state["current"]) == 1
-            assert f"#{step.number} {step.op}" in state["currentText"][0]
+            text = state["currentText"][0]
+            folded = re.search(r"#(\d+)-#(\d+) ", text)
+            if state["current"][0].startswith("fn_"):
+                assert folded and int(folded[1]) <= step.number <= int(folded[2])
+            else:
+                assert f"#{step.number} {step.op}" in text
             assert f"norm {fmt(step.grad_norm)}" in state["gradIn"]
             assert len(state["sends"]) == len(step.sends)
             for shown, sent in zip(state["sends"], step.sends, strict=True):
@@ -135,7 +142,10 @@ def walk_backward(page: Page, loss: Tensor) -> list[dict[str, Any]]:
                 else:
                     assert f"norm {fmt(sent.norm)}" in shown
             sent_edges = sum(sent.norm is not None for sent in step.sends)
-            assert len(state["flow"]) == sent_edges
+            if state["current"][0].startswith("fn_"):  # edges inside the call are not drawn
+                assert len(state["flow"]) <= sent_edges
+            else:
+                assert len(state["flow"]) == sent_edges
         page.press("ArrowRight")
         if page.state()["index"] == state["index"]:
             break
@@ -170,28 +180,28 @@ def test_a_cross_entropy_classifier(tmp_path: Path, open_page: Any, renderer: st
     loss = cross_entropy(logits, rng.integers(0, 3, size=6))
     loss.name = "cost"
     page = open_page(explore(loss, tmp_path / "classifier.html", renderer=renderer))
+    # cross_entropy starts folded into one node, which lights up for each of its steps.
     states = walk_backward(page, loss)
-    # cross_entropy starts folded: its ops are hidden, and its frame lights up while
-    # backward steps through them (step 1 is its last op). The built-in layout may not
-    # manage a box for the frame; then nothing folds.
-    first_backward = next(i for i, s in enumerate(states) if s["phase"] == "backward")
-    page.page.evaluate(f"window.tnnExplorer.go({first_backward})")
-    frames = page.page.evaluate(
-        """() => {
-          const data = window.tnnExplorer.data;
-          const key = Object.keys(data.clusters)
-            .find(k => data.clusters[k].label === "cross_entropy");
-          const box = document.getElementById(key);
-          return {drawn: !!box, current: !!box && box.classList.contains("current"),
-                  hidden: document.querySelectorAll("#graph g.node.hidden").length};
-        }"""
+    folded = [s for s in states if s["current"] and s["current"][0].startswith("fn_")]
+    assert len(folded) == 2 * 9  # its nine ops, forward and backward
+    assert all("cross_entropy" in s["currentText"][0] for s in folded)
+    # Expanded, every op is its own node; the function's frame folds on request.
+    page.page.click("#layout")
+    assert page.page.evaluate("window.tnnExplorer.layout") == "expanded"
+    walk_backward(page, loss)
+
+    def hidden() -> int:
+        return page.page.evaluate("document.querySelectorAll('#graph g.node.hidden').length")
+
+    item = page.page.locator("#frame-list li", has_text="cross_entropy")
+    drawn = page.page.evaluate(
+        """() => [...document.querySelectorAll('.layout:not(.hidden) g.cluster')].length"""
     )
+    item.click()
     if renderer == "dot":
-        assert frames["drawn"]
-    if frames["drawn"]:
-        assert frames["current"] and frames["hidden"] > 9
-    else:
-        assert frames["hidden"] == 0
+        assert drawn and hidden() > 9
+    item.click()
+    assert hidden() == 0
 
 
 @pytest.mark.skipif(not hasattr(tnn, "gradients"), reason="needs tnn.gradients (engine issue)")

@@ -72,6 +72,7 @@ class DrawNode:
     kind: str  # a key of STYLES
     cluster: str | None = None
     tooltip: str = ""
+    folds: tuple[int, ...] = ()  # a folded call's node: the indices of the ops it stands for
 
     @property
     def style(self) -> NodeStyle:
@@ -246,7 +247,9 @@ def build_drawing(
         label = f"{steps}{snap.calls[key].label}"
         note = f"({len(members)} ops, expand=True shows them)"
         tooltip = f"{snap.calls[key].label}: " + ", ".join(snap.ops[i].name for i in members)
-        nodes.append(DrawNode(f"fn_{key}", (label, note), OP, frame_of(members[0]), tooltip))
+        node = DrawNode(f"fn_{key}", (label, note), OP, frame_of(members[0]), tooltip)
+        node.folds = tuple(members)
+        nodes.append(node)
 
     edges: list[DrawEdge] = []
     fed_from_elided: list[str] = []

@@ -95,16 +95,19 @@ def explore_html(
     data = explore_data(graph, trace)
     data["title"] = title or f"tinygrad_nn: {data['root']}"
     step_numbers, norms = trace_annotations(graph, trace) if trace is not None else ({}, {})
-    drawing = build_drawing(
-        snapshot(graph, extra_grad_norms=norms), max_nodes=None, order=step_numbers, expand=True
+    snap = snapshot(graph, extra_grad_norms=norms)
+    drawings = {"expanded": build_drawing(snap, max_nodes=None, order=step_numbers, expand=True)}
+    if any(call.composite for call in graph.calls.values()):
+        drawings["folded"] = build_drawing(snap, max_nodes=None, order=step_numbers)
+    data["layouts"] = {name: _layout(drawing) for name, drawing in drawings.items()}
+    layouts = "".join(
+        f'<div class="layout" data-layout="{name}">{drawing_svg(drawing, renderer)}</div>'
+        for name, drawing in drawings.items()
     )
-    svg = drawing_svg(drawing, renderer)
-    for key, nodes in _members(drawing).items():
-        data["clusters"][key]["members"] = nodes
     payload = json.dumps(_json_safe(data), allow_nan=False).replace("</", "<\\/")
     heading = html.escape(data["title"])
     return PAGE.format(
-        title=heading, style=STYLE, svg=svg, data=payload, script=SCRIPT, heading=heading
+        title=heading, style=STYLE, svg=layouts, data=payload, script=SCRIPT, heading=heading
     )
 
 
@@ -119,15 +122,23 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def _members(drawing: Drawing) -> dict[str, list[str]]:
-    """Frame id -> ids of the nodes drawn inside it, nested frames included."""
+def _layout(drawing: Drawing) -> dict[str, Any]:
+    """What the page needs to know about one drawing of the graph.
+
+    ``members``: frame id -> ids of the nodes drawn inside it (nested frames included);
+    ``ops``: op id -> the node of the folded call that stands for it; ``labels``: that
+    node's label.
+    """
     members: dict[str, list[str]] = {f"cluster_{key}": [] for key in drawing.clusters}
     for node in drawing.nodes:
         key = node.cluster
         while key is not None and key in drawing.clusters:
             members[f"cluster_{key}"].append(node.id)
             key = drawing.clusters[key].parent
-    return members
+    folded = {node.id: node for node in drawing.nodes if node.id.startswith("fn_")}
+    ops = {f"op{index}": node_id for node_id, node in folded.items() for index in node.folds}
+    labels = {node_id: node.lines[0] for node_id, node in folded.items()}
+    return {"members": members, "ops": ops, "labels": labels}
 
 
 def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any]:
@@ -137,8 +148,9 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
         ``{"root", "tensors", "ops", "clusters", "steps"}``: tensors by ``t<i>`` with
         kind, label, shape, dtype, value and gradient summaries and dead units; ops by
         ``op<j>`` with name, derivative rule, inputs, output and frames; frames by
-        ``cluster_<key>`` with label and members; steps in page order, the forward pass
-        (``"phase": "forward"``) and then one per `trace_backward` step.
+        ``cluster_<key>`` with label and parent; steps in page order, the forward pass
+        (``"phase": "forward"``) and then one per `trace_backward` step. `explore_html`
+        adds ``"layouts"`` (see `_layout`) and ``"title"``.
     """
     from tinygrad_nn.nn.diagnostics import dead_units
     from tinygrad_nn.viz.snapshot import op_rule
@@ -256,6 +268,8 @@ PAGE = """<!DOCTYPE html>
 <header>
   <h1>{heading}</h1>
   <nav>
+    <button id="layout" title="show or fold the ops of functions such as cross_entropy">
+      expand functions</button>
     <button id="first" title="first step (Home)">first</button>
     <button id="prev" title="previous step (left arrow)">&#x25C0; back</button>
     <span id="counter"></span>

@@ -21,6 +21,7 @@ nav button { font-size: 14px; padding: 2px 10px; }
 main { display: flex; height: calc(100vh - 48px); }
 #graph { flex: 1; overflow: auto; padding: 8px; }
 #graph svg { display: block; }
+#layout { margin-right: 1em; }
 aside { width: 30em; overflow: auto; border-left: 1px solid #dee2e6; padding: 0 12px; }
 .rule { font-family: monospace; background: #f1f3f5; padding: 4px; white-space: pre-wrap; }
 .stats { font-family: monospace; font-size: 12px; white-space: pre-wrap; }
@@ -52,12 +53,22 @@ SCRIPT = r"""
   "use strict";
   var data = JSON.parse(document.getElementById("tnn-data").textContent);
   var steps = data.steps;
-  var svg = document.querySelector("#graph svg");
-  var state = { current: 0, collapsed: {} };
   var RELEASED = "not kept: a backward without retain_graph released the graph; " +
     "explore before backward, after backward(retain_graph=True) or inside keep_graphs()";
 
-  function el(id) { return document.getElementById(id); }
+  // One view per layout: "expanded" (every op) and, when the graph calls composite
+  // functions, "folded" (each call one node). Element ids repeat across the two SVGs,
+  // so lookups stay inside the active view.
+  var views = {};
+  document.querySelectorAll("#graph .layout").forEach(function (root) {
+    var name = root.dataset.layout;
+    views[name] = { name: name, root: root, svg: root.querySelector("svg"), labels: {},
+                    members: {}, layout: data.layouts[name] };
+  });
+  var view = views.folded || views.expanded;
+  var state = { current: 0, collapsed: {} };
+
+  function el(id) { return view.root.querySelector('[id="' + id + '"]'); }
   function fmt(v) {
     if (typeof v === "string") { return v; }
     if (v === 0) { return "0"; }
@@ -90,52 +101,64 @@ SCRIPT = r"""
     return node;
   }
   function tensorName(id) { return data.tensors[id].label; }
+  // The node that stands for an op in the active view (a folded call's node if folded).
+  function opNode(opId) { return el(view.layout.ops[opId] || opId); }
 
-  // Edge labels: one <text> per edge, placed at the middle of the edge's path.
-  var labels = {};
-  Object.keys(data.ops).forEach(function (opId) {
-    data.ops[opId].inputs.forEach(function (_, k) {
-      var edgeId = "e" + opId.slice(2) + "_" + k, edge = el(edgeId);
-      if (!edge) { return; }
-      var path = edge.querySelector("path");
-      if (!path || !path.getTotalLength) { return; }
-      var point = path.getPointAtLength(path.getTotalLength() / 2);
-      var text = document.createElementNS("http://www.w3.org/2000/svg", "text");
-      text.setAttribute("x", point.x); text.setAttribute("y", point.y - 3);
-      text.setAttribute("text-anchor", "middle");
-      text.setAttribute("class", "grad-label hidden");
-      text.setAttribute("id", "label-" + edgeId);
-      edge.appendChild(text);
-      labels[edgeId] = text;
+  // Per view: edge labels at the middle of each input edge, and the frames that fold.
+  Object.keys(views).forEach(function (name) {
+    var saved = view;
+    view = views[name];
+    Object.keys(data.ops).forEach(function (opId) {
+      data.ops[opId].inputs.forEach(function (_, k) {
+        var edgeId = "e" + opId.slice(2) + "_" + k, edge = el(edgeId);
+        var path = edge && edge.querySelector("path");
+        if (!path || !path.getTotalLength || view.labels[edgeId]) { return; }
+        var point = path.getPointAtLength(path.getTotalLength() / 2);
+        var text = document.createElementNS("http://www.w3.org/2000/svg", "text");
+        text.setAttribute("x", point.x); text.setAttribute("y", point.y - 3);
+        text.setAttribute("text-anchor", "middle");
+        text.setAttribute("class", "grad-label hidden");
+        edge.appendChild(text);
+        view.labels[edgeId] = text;
+      });
     });
-  });
-
-  // Frames: collapsing one hides its members and the edges inside it.
-  var members = {};
-  Object.keys(data.clusters).forEach(function (key) {
     // A frame the layout could not draw as a box (the built-in layout may show it as
     // name tags instead) cannot fold: its members would vanish without a trace.
-    members[key] = el(key) ? data.clusters[key].members || [] : [];
-    state.collapsed[key] = !!data.clusters[key].composite && !!el(key);  // losses start folded
+    Object.keys(view.layout.members).forEach(function (key) {
+      view.members[key] = el(key) ? view.layout.members[key] : [];
+    });
+    view.svg.querySelectorAll("g.node").forEach(function (node) {
+      node.addEventListener("click", function () { select(node.id); });
+    });
+    view.svg.querySelectorAll("g.cluster").forEach(function (box) {
+      box.addEventListener("click", function (event) {
+        if (event.target.closest("g.node")) { return; }
+        if (view.members[box.id]) { toggleFrame(box.id); }
+      });
+    });
+    view = saved;
   });
-  function frameOf(nodeId) {
-    var frames = [];
-    Object.keys(members).forEach(function (key) {
-      if (state.collapsed[key] && members[key].indexOf(nodeId) >= 0) { frames.push(key); }
+
+  function frameOf(opId) {
+    var frames = [], nodeId = view.layout.ops[opId] || opId;
+    Object.keys(view.members).forEach(function (key) {
+      if (state.collapsed[key] && view.members[key].indexOf(nodeId) >= 0) { frames.push(key); }
     });
     return frames;
   }
   function applyFrames() {
     var hidden = {};
-    Object.keys(members).forEach(function (key) {
+    Object.keys(view.members).forEach(function (key) {
       var box = el(key);
       if (box) { box.classList.toggle("collapsed", !!state.collapsed[key]); }
-      if (state.collapsed[key]) { members[key].forEach(function (id) { hidden[id] = true; }); }
+      if (state.collapsed[key]) {
+        view.members[key].forEach(function (id) { hidden[id] = true; });
+      }
     });
-    svg.querySelectorAll("g.node").forEach(function (node) {
+    view.svg.querySelectorAll("g.node").forEach(function (node) {
       node.classList.toggle("hidden", !!hidden[node.id]);
     });
-    svg.querySelectorAll("g.edge").forEach(function (edge) {
+    view.svg.querySelectorAll("g.edge").forEach(function (edge) {
       var m = /^e(\d+)_(\d+|out)$/.exec(edge.id);
       if (!m) { return; }
       var op = data.ops["op" + m[1]];
@@ -143,7 +166,9 @@ SCRIPT = r"""
       edge.classList.toggle("hidden", !!hidden["op" + m[1]] && !!hidden[other]);
     });
     document.querySelectorAll("#frame-list li").forEach(function (item) {
-      item.classList.toggle("collapsed", !!state.collapsed[item.dataset.frame]);
+      var key = item.dataset.frame;
+      item.classList.toggle("collapsed", !!state.collapsed[key]);
+      item.classList.toggle("hidden", !(key in view.members));
     });
   }
   function toggleFrame(key) {
@@ -152,23 +177,48 @@ SCRIPT = r"""
     applyFrames();
     show();
   }
+  function useView(name) {
+    if (!views[name]) { return; }
+    Object.keys(views).forEach(function (other) {
+      views[other].root.classList.toggle("hidden", other !== name);
+    });
+    view = views[name];
+    var button = document.getElementById("layout");
+    button.textContent = name === "folded" ? "expand functions" : "fold functions";
+    applyFrames();
+    show();
+  }
   var list = document.getElementById("frame-list");
   Object.keys(data.clusters).forEach(function (key) {
-    var item = add(list, "li", data.clusters[key].label + (el(key) ? "" : " (not drawn as a box)"));
+    var drawn = Object.keys(views).some(function (name) {
+      return views[name].members[key] && views[name].members[key].length;
+    });
+    var item = add(list, "li", data.clusters[key].label + (drawn ? "" : " (not drawn as a box)"));
     item.dataset.frame = key;
     item.addEventListener("click", function () { toggleFrame(key); });
   });
   if (!Object.keys(data.clusters).length) { add(list, "li", "(no module frames)"); }
 
   function clear(cls) {
-    svg.querySelectorAll("." + cls).forEach(function (node) { node.classList.remove(cls); });
+    document.querySelectorAll("#graph ." + cls).forEach(function (node) {
+      node.classList.remove(cls);
+    });
+  }
+  function label(sent, isCurrent) {
+    var text = view.labels[sent.edge];
+    if (!text || !sent.grad) { return; }
+    text.textContent = "\u2016g\u2016 " + fmt(sent.grad.norm);
+    text.classList.remove("hidden");
+    if (isCurrent) { text.classList.add("flow"); }
   }
 
   function show() {
     var i = state.current, step = steps[i];
     clear("current"); clear("output-current"); clear("done"); clear("flow");
-    Object.keys(labels).forEach(function (key) {
-      labels[key].classList.add("hidden"); labels[key].classList.remove("flow");
+    Object.keys(views).forEach(function (name) {
+      Object.keys(views[name].labels).forEach(function (key) {
+        views[name].labels[key].classList.add("hidden");
+      });
     });
     var panel = document.getElementById("panel");
     panel.textContent = "";
@@ -177,32 +227,27 @@ SCRIPT = r"""
       "no ops";
     if (!step) { return; }
     for (var j = 0; j < i; j++) {
-      var done = el(steps[j].op);
+      var done = opNode(steps[j].op);
       if (done && steps[j].phase === step.phase) { done.classList.add("done"); }
       if (steps[j].phase === "backward" && step.phase === "backward") {
-        steps[j].sends.forEach(function (sent) {
-          var label = labels[sent.edge];
-          if (label && sent.grad) {
-            label.textContent = "\u2016g\u2016 " + fmt(sent.grad.norm);
-            label.classList.remove("hidden");
-          }
-        });
+        steps[j].sends.forEach(function (sent) { label(sent, false); });
       }
     }
     var op = data.ops[step.op];
-    var node = el(step.op);
+    var node = opNode(step.op);
     if (node) { node.classList.add("current"); }
     var out = el(op.output);
     if (out) { out.classList.add("output-current"); }
-    frameOf(step.op).forEach(function (key) {
-      var box = el(key);
-      if (box) { box.classList.add("current"); }
-    });
+    frameOf(step.op).forEach(function (key) { el(key).classList.add("current"); });
     panel.dataset.op = step.op;
     panel.dataset.phase = step.phase;
     add(panel, "h2", step.phase + " step " + step.number, "phase-" + step.phase);
     add(panel, "p", op.name, "op-name");
     add(panel, "div", op.rule || "(no rule)", "rule");
+    if (view.layout.ops[step.op]) {
+      add(panel, "p", "inside " + view.layout.labels[view.layout.ops[step.op]] +
+        " (expand functions to see this op)", "inside");
+    }
     var output = data.tensors[op.output];
     add(panel, "h2", "output " + output.label);
     add(panel, "div", statsText(output.value), "stats value");
@@ -230,16 +275,16 @@ SCRIPT = r"""
         if (sent.summed_axes.length) {
           add(item, "div", "summed over broadcast axes (" + sent.summed_axes.join(", ") + ")");
         }
-        var edge = el(sent.edge), label = labels[sent.edge];
+        var edge = el(sent.edge);
         if (edge && sent.grad) { edge.classList.add("flow"); }
-        if (label && sent.grad) {
-          label.textContent = "\u2016g\u2016 " + fmt(sent.grad.norm);
-          label.classList.remove("hidden"); label.classList.add("flow");
-        }
+        label(sent, true);
       });
     }
-    if (node && node.scrollIntoView && !node.classList.contains("hidden")) {
-      node.scrollIntoView({ block: "center", inline: "center" });
+    // Bring the op into view, or the folded frame that hides it.
+    var shown = node && !node.classList.contains("hidden") ? node : null;
+    frameOf(step.op).forEach(function (key) { shown = shown || el(key); });
+    if (shown && shown.scrollIntoView) {
+      shown.scrollIntoView({ block: "center", inline: "center" });
     }
   }
 
@@ -261,21 +306,20 @@ SCRIPT = r"""
     } else if (data.ops[id]) {
       add(box, "h2", "op " + data.ops[id].name);
       add(box, "div", data.ops[id].rule, "rule");
+    } else if (view.layout.labels[id]) {
+      add(box, "h2", view.layout.labels[id]);
+      add(box, "p", "a composite function, folded; expand functions to see its ops");
     }
   }
-  svg.querySelectorAll("g.node").forEach(function (node) {
-    node.addEventListener("click", function () { select(node.id); });
-  });
-  svg.querySelectorAll("g.cluster").forEach(function (box) {
-    box.addEventListener("click", function (event) {
-      if (event.target.closest("g.node")) { return; }
-      if (members[box.id]) { toggleFrame(box.id); }
-    });
-  });
   document.getElementById("first").addEventListener("click", function () { go(0); });
   document.getElementById("prev").addEventListener("click", function () { go(state.current - 1); });
   document.getElementById("next").addEventListener("click", function () { go(state.current + 1); });
   document.getElementById("last").addEventListener("click", function () { go(steps.length - 1); });
+  var layoutButton = document.getElementById("layout");
+  layoutButton.classList.toggle("hidden", !views.folded);
+  layoutButton.addEventListener("click", function () {
+    useView(view.name === "folded" ? "expanded" : "folded");
+  });
   document.addEventListener("keydown", function (event) {
     var keys = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
     if (keys[event.key]) { go(state.current + keys[event.key]); event.preventDefault(); }
@@ -283,10 +327,11 @@ SCRIPT = r"""
     if (event.key === "End") { go(steps.length - 1); event.preventDefault(); }
   });
   window.tnnExplorer = {
-    data: data, go: go, toggleFrame: toggleFrame,
-    get current() { return state.current; }
+    data: data, go: go, toggleFrame: toggleFrame, useView: useView,
+    get current() { return state.current; },
+    get layout() { return view.name; }
   };
-  applyFrames();
+  useView(view.name);
   go(0);
 })();
 """
