@@ -416,6 +416,8 @@ def test_from_module_accepts_an_identity_output(linear: str | None) -> None:
     np.testing.assert_allclose(net.forward(x), mlp(tensor_class(x)).data, rtol=1e-12)
     with pytest.raises(ValueError, match="activation must be one of"):
         HandwrittenMLP.from_module(mlp_class()([1, 4, 2], activation="identity"))
+    with pytest.raises(ValueError, match=r"from_module.*activation=None"):
+        HandwrittenMLP.from_module(mlp_class()([1, 4, 2], activation=None))
 
 
 def test_float32_survives_the_module_round_trip() -> None:

@@ -213,6 +213,8 @@ def _show(figures: dict[str, Any]) -> None:
 
     for name, figure in figures.items():
         manager = plt.figure(num=name).canvas.manager  # a window to host our Figure
+        if manager is None:  # a backend without windows has nothing to show
+            continue
         manager.canvas.figure = figure
         figure.set_canvas(manager.canvas)
     plt.show()

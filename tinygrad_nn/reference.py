@@ -351,9 +351,12 @@ class HandwrittenMLP:
             dtype=self.dtype,
         )
         for index, (layer, weight) in enumerate(zip(module.layers, self.weights, strict=True)):
+            bias = layer.bias
+            if bias is None:  # MLP gives every layer a bias
+                raise RuntimeError(f"HandwrittenMLP.to_module: layers[{index}] has no bias")
             for name, target, source in (
                 ("weight", layer.weight.data, weight[:, 1:]),
-                ("bias", layer.bias.data, weight[:, 0]),
+                ("bias", bias.data, weight[:, 0]),
             ):
                 if target.shape != source.shape:
                     raise ValueError(
@@ -369,8 +372,16 @@ class HandwrittenMLP:
         layers = list(mlp.layers)
         if not layers:
             raise ValueError("HandwrittenMLP.from_module: the MLP has no layers")
-        if any(layer.bias is None for layer in layers):
-            raise ValueError("HandwrittenMLP.from_module: every Linear layer needs a bias")
+        arrays = []
+        for layer in layers:
+            if layer.bias is None:
+                raise ValueError("HandwrittenMLP.from_module: every Linear layer needs a bias")
+            arrays.append((layer.weight.data, layer.bias.data))
+        if mlp.activation is None:
+            raise ValueError(
+                "HandwrittenMLP.from_module: the MLP's hidden layers are linear "
+                f"(activation=None); the hand-written network needs one of {ACTIVATIONS}"
+            )
         first_weight = layers[0].weight.data
         shape = [first_weight.shape[1]] + [layer.weight.data.shape[0] for layer in layers]
         network = cls(
@@ -379,8 +390,7 @@ class HandwrittenMLP:
             output_activation=mlp.output_activation,
             dtype=first_weight.dtype,
         )
-        for index, layer in enumerate(layers):
-            weight, bias = layer.weight.data, layer.bias.data
+        for index, (weight, bias) in enumerate(arrays):
             expected = (shape[index + 1], shape[index])
             if weight.shape != expected or bias.shape != expected[:1]:
                 raise ValueError(

@@ -326,7 +326,9 @@ def _reference_applies(module: Any, loss_fn: Any, mode: bool | str) -> bool:
     )
 
 
-def _compare_with_reference(module: Any, x: np.ndarray, y: np.ndarray, atol: float, rtol: float):
+def _compare_with_reference(
+    module: Any, x: np.ndarray, y: np.ndarray, atol: float, rtol: float
+) -> None:
     from tinygrad_nn.reference import HandwrittenMLP
 
     hand = HandwrittenMLP.from_module(module).gradients(x, y)

@@ -257,14 +257,14 @@ def build_drawing(
     for op in snap.ops:
         if op.index not in kept_ops:
             continue
-        key = folded.get(op.index)
-        node_id = f"op{op.index}" if key is None else f"fn_{key}"
+        fold = folded.get(op.index)
+        node_id = f"op{op.index}" if fold is None else f"fn_{fold}"
         for position, tensor_index in enumerate(op.inputs):
             if tensor_index in hidden:
                 continue
             if tensor_index in kept_tensors:
                 pair = (f"t{tensor_index}", node_id)
-                if key is not None and pair in seen_folded:
+                if fold is not None and pair in seen_folded:
                     continue  # a folded call draws one edge per input tensor
                 seen_folded.add(pair)
                 edge_id = f"e{op.index}_{position}"
@@ -283,11 +283,12 @@ def build_drawing(
 
     used = {node.cluster for node in nodes if node.cluster is not None}
     clusters: dict[str, DrawCluster] = {}
-    for key in list(used):
-        while key is not None and key not in clusters:
-            call = snap.calls[key]
-            clusters[key] = DrawCluster(key, call.label, call.parent)
-            key = call.parent
+    for start in list(used):
+        cursor: str | None = start
+        while cursor is not None and cursor not in clusters:
+            call = snap.calls[cursor]
+            clusters[cursor] = DrawCluster(cursor, call.label, call.parent)
+            cursor = call.parent
     ordered = {key: clusters[key] for key in snap.calls if key in clusters}
 
     legend_entries = []

@@ -24,7 +24,7 @@ from tinygrad_nn.viz.drawing import Drawing, build_drawing
 from tinygrad_nn.viz.explore_page import SCRIPT, STYLE
 from tinygrad_nn.viz.graph import trace_annotations
 from tinygrad_nn.viz.notebook import summary
-from tinygrad_nn.viz.snapshot import GraphWalk, snapshot, walk
+from tinygrad_nn.viz.snapshot import GraphWalk, node_of, snapshot, walk
 from tinygrad_nn.viz.svg import drawing_svg
 from tinygrad_nn.viz.trace import BackwardTrace, trace_walk
 
@@ -162,8 +162,8 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
         if gradient is None:
             gradient = tensor.grad
         data = getattr(tensor, "data", None)
-        dead = None
-        node = tensor._ctx
+        dead: dict[str, Any] | None = None
+        node = tensor.grad_fn
         if node is not None and node.op_name() == "Relu" and data is not None and data.size:
             flags = dead_units(data)
             dead = {"dead": int(flags.sum()), "units": int(flags.size)}
@@ -179,10 +179,11 @@ def explore_data(graph: GraphWalk, trace: BackwardTrace | None) -> dict[str, Any
         }
     ops: dict[str, dict[str, Any]] = {}
     for j, out in enumerate(graph.ops):
+        node = node_of(out)
         ops[f"op{j}"] = {
-            "name": out._ctx.op_name(),
-            "rule": op_rule(out._ctx),
-            "inputs": [f"t{index[id(p)]}" for p in out._ctx.parents],
+            "name": node.op_name(),
+            "rule": op_rule(node),
+            "inputs": [f"t{index[id(p)]}" for p in node.parents],
             "output": f"t{index[id(out)]}",
             "frames": [f"cluster_{key}" for key in graph.op_calls.get(id(out), ())],
         }
@@ -242,9 +243,9 @@ def _label(graph: GraphWalk, trace: BackwardTrace | None, tensor: Tensor) -> str
     label = graph.labels.get(id(tensor))
     if label:
         return label
-    if tensor._ctx is not None:
+    if tensor.grad_fn is not None:
         number = trace.step_number(tensor) if trace is not None else None
-        made_by = tensor._ctx.op_name()
+        made_by = tensor.grad_fn.op_name()
         return f"#{number} {made_by}" if number is not None else f"{made_by} output"
     return graph.describe(tensor)
 

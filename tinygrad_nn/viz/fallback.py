@@ -178,7 +178,7 @@ def _place_across(
     """Cross-axis centres: near the predecessors' mean, without overlaps, order kept."""
     cross: dict[str, float] = {}
     for layer in layers:
-        wanted = []
+        wanted: list[float | None] = []
         for node_id in layer:
             near = [cross[p] for p in predecessors[node_id] if p in cross]
             wanted.append(sum(near) / len(near) if near else None)
@@ -188,7 +188,8 @@ def _place_across(
             lowest = (
                 positions[-1] + (size[layer[i - 1]] + size[node_id]) / 2 + NODE_GAP if i else None
             )
-            target = wanted[i] if wanted[i] is not None else (lowest if lowest is not None else 0.0)
+            want = wanted[i]
+            target = want if want is not None else (lowest if lowest is not None else 0.0)
             positions.append(max(target, lowest) if lowest is not None else target)
         # Shift the rank so it sits, on average, where its nodes wanted to be.
         errors = [w - p for w, p in zip(wanted, positions, strict=True) if w is not None]
@@ -200,8 +201,9 @@ def _place_across(
 
 def _cluster_depth(clusters: dict[str, DrawCluster], key: str) -> int:
     depth = 0
-    while clusters[key].parent is not None:
-        key = clusters[key].parent
+    parent = clusters[key].parent
+    while parent is not None:
+        parent = clusters[parent].parent
         depth += 1
     return depth
 
@@ -354,7 +356,7 @@ def render_drawing(drawing: Drawing, path: str | Path, fmt: str, dot_missing: bo
     for node in drawing.nodes:
         x, y, w, h = placed[node.id]
         style = node.style
-        common = {
+        common: dict[str, Any] = {  # matplotlib's patch keywords, of mixed types
             "facecolor": style.fill,
             "edgecolor": style.border,
             "linewidth": style.penwidth,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_nn import autograd
-from tinygrad_nn.viz.snapshot import DeadUnits, walk
+from tinygrad_nn.viz.snapshot import DeadUnits, node_of, walk
 
 if TYPE_CHECKING:
     from tinygrad_nn.tensor import Tensor
@@ -135,17 +135,18 @@ def _dead_fractions(
 
         with autograd.enable_grad():  # a graph is needed to find the ReLU outputs
             root = model(x if isinstance(x, Tensor) else Tensor(x))
-    if root is None or root._ctx is None:
+    if root is None or root.grad_fn is None:
         return {}
     graph = walk(root, caller="TrainingHistory.record")
     by_call = {key: call.name or "model" for key, call in graph.calls.items()}
     layer_names = {name for name, _ in layers}
     fractions: dict[str, float] = {}
     for out in graph.ops:
-        if out._ctx.op_name() != "Relu" or out.data is None or not out.data.size:
+        node = node_of(out)
+        if node.op_name() != "Relu" or out.data is None or not out.data.size:
             continue
-        source = out._ctx.parents[0]
-        keys = graph.op_calls.get(id(source), ()) if source._ctx is not None else ()
+        source = node.parents[0]
+        keys = graph.op_calls.get(id(source), ()) if source.grad_fn is not None else ()
         layer = by_call[keys[-1]] if keys else None
         if layer not in layer_names:
             # An activation module wrapping the ReLU: attribute it to its own call.

@@ -9,6 +9,7 @@ here needs IPython, Graphviz or matplotlib.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -75,7 +76,7 @@ def summary_text(stats: dict[str, Any] | None) -> str:
     )
 
 
-def _rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+def _rows(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
@@ -96,7 +97,7 @@ def tensor_html(tensor: Tensor) -> str:
     if stats is not None and "values" in stats:
         rows.append(("values", np.array2string(np.asarray(tensor.data), precision=4)))
     text = _rows(("Tensor", ""), rows)
-    if tensor._ctx is not None:
+    if tensor.grad_fn is not None:
         text += "<div>" + _graph_svg(tensor) + "</div>"
     return text
 

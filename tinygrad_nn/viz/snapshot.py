@@ -1,6 +1,6 @@
 """Trace a computation graph: walk it once and keep a light structural copy.
 
-`walk` follows ``tensor._ctx.parents`` from a root back to the leaves (iteratively, so any
+`walk` follows ``tensor.grad_fn.parents`` from a root back to the leaves (iteratively, so any
 depth works) and names what it finds: parameters by their dotted module path
 (``layers.0.weight``), module calls by cluster (``layers.0: Linear(1→16)``). `snapshot`
 turns that walk into plain dataclasses (shapes, dtypes, value summaries, gradient norms,
@@ -181,7 +181,7 @@ class GraphWalk:
         root: the tensor walked from.
         tensors: every tensor reachable from the root, numbered in first-use order.
         ops: the tensors made by an op, in the order the ops ran (their graph nodes
-            are ``tensor._ctx``).
+            are ``node_of(tensor)``).
         labels: id(tensor) -> dotted parameter path or the tensor's own name.
         kinds: id(tensor) -> parameter, input, constant, intermediate or output.
         index: id(tensor) -> position in ``tensors``.
@@ -203,6 +203,14 @@ class GraphWalk:
         if label:
             return label
         return f"{self.kinds[id(tensor)]} t{self.index[id(tensor)]}"
+
+
+def node_of(out: Tensor) -> Function:
+    """The graph node that made ``out``, an op's output (every entry of `GraphWalk.ops`)."""
+    node = out.grad_fn
+    if node is None:
+        raise ValueError(f"node_of: {out!r} is a leaf, which no op made")
+    return node
 
 
 def walk(
@@ -233,7 +241,7 @@ def walk(
             tensors.append(tensor)
 
     for out in ops:
-        for parent in out._ctx.parents:
+        for parent in node_of(out).parents:
             number(parent)
         number(out)
     number(root)
@@ -256,7 +264,7 @@ def walk(
 def _kind(tensor: Tensor, root: Tensor) -> str:
     if tensor is root:
         return OUTPUT
-    if tensor._ctx is not None:
+    if tensor.grad_fn is not None:
         return INTERMEDIATE
     if tensor.requires_grad:
         return PARAMETER
@@ -272,7 +280,7 @@ def _module_names(ops: list[Tensor]) -> tuple[dict[int, str], dict[int, str]]:
     param_names: dict[int, str] = {}
     outermost: dict[int, Any] = {}
     for out in ops:
-        scope = getattr(out._ctx, "scope", ())
+        scope = getattr(node_of(out), "scope", ())
         if scope:
             outermost.setdefault(id(scope[0]), scope[0])
     for model in outermost.values():
@@ -302,7 +310,7 @@ def _module_calls(
     """
     paths: dict[int, tuple[int, ...]] = {}
     for out in ops:
-        scope = getattr(out._ctx, "scope", ())
+        scope = getattr(node_of(out), "scope", ())
         paths[id(out)] = tuple(id(m) for m in scope)
     prefixes = {path[:i] for path in paths.values() for i in range(1, len(path))}
 
@@ -310,7 +318,7 @@ def _module_calls(
     keys_by_identity: dict[Any, str] = {}
     op_calls: dict[int, tuple[str, ...]] = {}
     for out in ops:
-        scope = getattr(out._ctx, "scope", ())
+        scope = getattr(node_of(out), "scope", ())
         path = paths[id(out)]
         keys: list[str] = []
         for depth, module in enumerate(scope):
@@ -364,7 +372,7 @@ def snapshot(
                 grad_norm = float(np.linalg.norm(np.ravel(tensor.grad)))
             elif extra_grad_norms and key in extra_grad_norms:
                 grad_norm = extra_grad_norms[key]
-        node = tensor._ctx
+        node = tensor.grad_fn
         dead = None
         released = tensor.data is None  # an intermediate whose values backward released
         if node is not None and node.op_name() == "Relu" and not released and tensor.size:
@@ -389,12 +397,13 @@ def snapshot(
     ops = [
         OpNode(
             index=i,
-            name=out._ctx.op_name(),
-            rule=op_rule(out._ctx),
-            inputs=tuple(graph.index[id(p)] for p in out._ctx.parents),
+            name=node.op_name(),
+            rule=op_rule(node),
+            inputs=tuple(graph.index[id(p)] for p in node.parents),
             output=graph.index[id(out)],
             calls=graph.op_calls[id(out)],
         )
         for i, out in enumerate(graph.ops)
+        for node in (node_of(out),)
     ]
     return GraphSnapshot(tensors, ops, dict(graph.calls), graph.index[id(graph.root)])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import math
 import subprocess
+from collections.abc import Callable
 
 from tinygrad_nn.viz import dot as _dot
 from tinygrad_nn.viz.drawing import CLUSTER_BORDER, CLUSTER_FILL, EDGE_COLOUR, Drawing
@@ -150,7 +151,11 @@ def builtin_svg(drawing: Drawing) -> str:
     return "\n".join(parts)
 
 
-def _edges(drawing: Drawing, placed: dict[str, tuple[float, float, float, float]], px) -> list[str]:
+def _edges(
+    drawing: Drawing,
+    placed: dict[str, tuple[float, float, float, float]],
+    px: Callable[[float], str],
+) -> list[str]:
     """Straight edges between facing sides; repeated edges (x * x) bend apart."""
     horizontal = drawing.rankdir in ("LR", "RL")
     seen: dict[tuple[str, str], int] = {}

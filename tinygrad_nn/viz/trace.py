@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_nn import autograd
-from tinygrad_nn.viz.snapshot import CONSTANT, GraphWalk, op_rule, walk
+from tinygrad_nn.viz.snapshot import CONSTANT, GraphWalk, node_of, op_rule, walk
 
 if TYPE_CHECKING:
     from tinygrad_nn.tensor import Tensor
@@ -185,7 +185,7 @@ def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
     seed = autograd.seed_gradient(tensor, grad, "trace_backward")
     visits: list[tuple[Tensor, np.ndarray | None, list[_Sent]]] = []
     gradients: dict[int, np.ndarray] = {}
-    released = any(autograd.is_released(out.grad_fn) for out in graph.ops)
+    released = any(autograd.is_released(node_of(out)) for out in graph.ops)
 
     def record(out: Tensor, node: Any, out_grad: Any, raw_grads: tuple) -> None:
         sent: list[_Sent] = []
@@ -201,7 +201,7 @@ def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
 
     if released:
         for out in reversed(graph.ops):
-            sent = [(parent, None, (), ()) for parent in out.grad_fn.parents]
+            sent: list[_Sent] = [(parent, None, (), ()) for parent in node_of(out).parents]
             visits.append((out, None, sent))
     else:
         order = autograd.backward_order((tensor,))
@@ -245,8 +245,8 @@ def _norm(array: np.ndarray) -> float:
 def _reference(graph: GraphWalk, step_of: dict[int, int], tensor: Tensor) -> str:
     """How a step's table row names a tensor: label, ``#k Op`` for intermediates, or kind."""
     label = graph.labels.get(id(tensor))
-    if tensor._ctx is not None and id(tensor) in step_of:
-        made_by = f"#{step_of[id(tensor)]} {tensor._ctx.op_name()}"
+    if tensor.grad_fn is not None and id(tensor) in step_of:
+        made_by = f"#{step_of[id(tensor)]} {tensor.grad_fn.op_name()}"
         return f"{label} ({made_by})" if label else made_by
     if graph.kinds[id(tensor)] == CONSTANT:
         return f"constant {float(tensor.data.reshape(-1)[0]):.4g}"
@@ -261,7 +261,7 @@ def _step(
     out_grad: np.ndarray | None,
     sent: list[_Sent],
 ) -> BackwardStep:
-    node = out._ctx
+    node = node_of(out)
     calls = graph.op_calls.get(id(out), ())
     sends = tuple(
         GradientSent(
