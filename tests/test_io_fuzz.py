@@ -48,7 +48,7 @@ from tinygrad_nn import io
 TOTAL = int(os.environ.get("TNN_FUZZ_EXAMPLES", "0"))
 LONG = TOTAL > 0
 MUTATION_TESTS = 4
-PER_TEST = math.ceil(TOTAL / MUTATION_TESTS) if LONG else 75
+PER_TEST = math.ceil(TOTAL / MUTATION_TESTS) if LONG else 50
 MAX_SECONDS, MAX_BYTES = 1.0, 100 * 2**20  # the long profile's bounds per case
 
 FUZZ = settings(
@@ -320,6 +320,8 @@ def inflated(entry: bytes) -> bytes:
     return header.getvalue() + entry[stream.tell() :]
 
 
+# zipfile cuts a name at its first NUL
+entry_names = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8)
 ALWAYS_REFUSED = {"inflate", "deflate", "duplicate", "drop"}
 
 
@@ -341,13 +343,13 @@ def tampered_entries(
     elif kind == "rename":
         new = draw(
             st.sampled_from(["a0.npy", "a99.npy", io.HEADER_KEY + ".npy", "a0", "../a0.npy"])
-            | st.text(min_size=1, max_size=8)
+            | entry_names
         )
         entries[index] = (new, content)
     elif kind == "drop":
         del entries[index]
     elif kind == "add":
-        entries.append((draw(st.text(min_size=1, max_size=8)), draw(st.binary(max_size=64))))
+        entries.append((draw(entry_names), draw(st.binary(max_size=64))))
     elif kind == "swap":
         other = draw(st.integers(0, len(entries) - 1))
         entries[index], entries[other] = (name, entries[other][1]), (entries[other][0], content)
@@ -396,15 +398,15 @@ def with_directory_sizes(path: Path, sizes: tuple[int, int]) -> None:
 
 @FUZZ
 @given(
-    mebibytes=st.integers(1, 2),
+    kibibytes=st.integers(1, 256),
     declared=st.none() | st.lists(st.integers(0, 2**62), max_size=3),
     sizes=st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1)),
 )
 def test_bombs_and_false_sizes_are_refused(
-    folder: Path, mebibytes: int, declared: list[int] | None, sizes: tuple[int, int]
+    folder: Path, kibibytes: int, declared: list[int] | None, sizes: tuple[int, int]
 ) -> None:
     """Deflated bombs, and entries whose directory records claim other sizes, are refused."""
-    path = bomb(folder / "bomb.npz", mebibytes * 2**20, declared)
+    path = bomb(folder / "bomb.npz", kibibytes * 2**10, declared)
     loaded, _ = load_or_refuse(path, "zip bomb")
     assert not loaded
     path, original = saved(folder, {"w": np.zeros(4)})
