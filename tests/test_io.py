@@ -603,6 +603,14 @@ def test_declared_sizes_are_checked_against_the_limit_first(tmp_path: Path) -> N
     assert list(tnn.load(path, max_bytes=104)) == ["0.weight", "0.bias", "1.weight", "1.bias"]
 
 
+def test_the_header_size_is_limited(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, path, state = model_and_file(tmp_path)
+    monkeypatch.setattr(io, "MAX_HEADER_BYTES", 100)
+    assert_refused(path, r"its header is \d+ bytes, over the limit of 100")
+    monkeypatch.undo()
+    assert_identical(tnn.load(path), state)
+
+
 def with_record_sizes(path: Path, sizes: dict[int, int]) -> None:
     """Set the compressed and uncompressed sizes of central-directory records, by index."""
     data = bytearray(path.read_bytes())
