@@ -365,6 +365,8 @@ def test_save_refuses_what_it_cannot_write_without_pickling(tmp_path: Path) -> N
         tnn.save({"a": [np.ones(1), np.array([{}], dtype=object)]}, path)
     with pytest.raises(TypeError, match="structured"):
         tnn.save({"a": np.zeros(2, dtype=[("x", "<f8")])}, path)
+    with pytest.raises(TypeError, match=r"masked array; save its \.data and \.mask"):
+        tnn.save({"a": np.ma.masked_array([1.0, 2.0], mask=[0, 1])}, path)
     with pytest.raises(TypeError, match=r"checkpoint\['a'\] is a set"):
         tnn.save({"a": {1, 2}}, path)
     with pytest.raises(TypeError, match=r"key 1.5 of type float; dict keys must be str or int"):

@@ -86,6 +86,8 @@ def _encode(
 
     if isinstance(value, Tensor):
         value = value.data
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"save: {where} is a masked array; save its .data and .mask as two arrays")
     if isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
         if array.dtype.kind not in _DTYPE_KINDS or array.dtype.itemsize == 0:
