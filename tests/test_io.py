@@ -155,6 +155,12 @@ def test_nested_checkpoint_round_trips_exactly(tmp_path: Path) -> None:
         "per_param": {0: {"step": 2, "buffer": np.ones(2)}, 1: {}, "0": "a str key beside 0"},
         "numpy_scalars": [np.float32(1.5), np.int64(-7), np.bool_(True), np.str_("s")],
         "big": 2**100,
+        "pytorch_style_optimizer": {  # what param_groups-based state_dicts look like
+            "state": {0: {"step": 3, "exp_avg": np.ones(2), "exp_avg_sq": np.zeros(2)}},
+            "param_groups": [
+                {"params": [0, 1], "lr": 1e-3, "betas": (0.9, 0.999), "foreach": None}
+            ],
+        },
         "deep": [[[[[]]]], (), {}],
     }
     path = tmp_path / "checkpoint.npz"
