@@ -297,25 +297,15 @@ def test_tampered_headers_are_refused_or_give_checkpoint_values(
 # ------------------------------------------------------------------------ tampered entries
 
 
-def swapped_dtype(entry: bytes, dtype: str) -> bytes:
-    """The .npy entry with another dtype written into its header, the data unchanged."""
-    stream = BytesIO(entry)
-    np.lib.format.read_magic(stream)
-    shape, fortran_order, _ = np.lib.format.read_array_header_1_0(stream)
-    header = BytesIO()
-    description = {"descr": dtype, "fortran_order": fortran_order, "shape": shape}
-    np.lib.format.write_array_header_1_0(header, description)
-    return header.getvalue() + entry[stream.tell() :]
-
-
-def inflated(entry: bytes) -> bytes:
-    """The .npy entry declaring a larger shape than the data it holds."""
+def with_npy_header(entry: bytes, descr: str | None = None, grow: bool = False) -> bytes:
+    """The .npy entry, data unchanged, with another dtype or a larger shape in its header."""
     stream = BytesIO(entry)
     np.lib.format.read_magic(stream)
     shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
+    if grow:
+        shape = (*shape, 2**20) if shape else (2**30,)
     header = BytesIO()
-    bigger = (*shape, 2**20) if shape else (2**30,)
-    description = {"descr": dtype.str, "fortran_order": fortran_order, "shape": bigger}
+    description = {"descr": descr or dtype.str, "fortran_order": fortran_order, "shape": shape}
     np.lib.format.write_array_header_1_0(header, description)
     return header.getvalue() + entry[stream.tell() :]
 
@@ -363,9 +353,9 @@ def tampered_entries(
         entries[index] = (name, replacement)
     elif kind == "dtype":
         dtype = draw(st.sampled_from([*DTYPES, "|O", "<V8", ">i4", "<u2"]))
-        entries[index] = (name, swapped_dtype(content, dtype))
+        entries[index] = (name, with_npy_header(content, descr=dtype))
     elif kind == "inflate":
-        entries[index] = (name, inflated(content))
+        entries[index] = (name, with_npy_header(content, grow=True))
     else:
         method = zipfile.ZIP_DEFLATED
     return kind, entries, method
