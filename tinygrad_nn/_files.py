@@ -57,6 +57,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     KeyboardInterrupt included, it is removed and an old ``path`` is left as it was. An
     OSError about the temporary file is re-raised naming ``path`` instead.
 
+    A missing folder is a FileNotFoundError and a read-only ``path`` a PermissionError,
+    both before anything is written; a symlink ``path`` is written through (its target is
+    replaced, the link kept). After success, the folder's temporary files left by killed
+    writers are removed (see the module docstring for the exact rule).
+
     Example:
         >>> with atomic_path("out.txt") as temporary:
         ...     temporary.write_text("done")
