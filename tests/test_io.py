@@ -5,6 +5,7 @@ The helpers `assert_identical`, `rewrite` and `entries_of` are shared with test_
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
@@ -219,6 +220,46 @@ def test_optimizer_state_round_trips_and_resumes_bitwise(tmp_path: Path) -> None
         steps(resumed_model, resumed_optimizer, 4)
         for a, b in zip(model.parameters(), resumed_model.parameters(), strict=True):
             assert a.data.tobytes() == b.data.tobytes(), kind
+
+
+def test_resuming_with_a_scheduler_is_bitwise(tmp_path: Path) -> None:
+    """Issue 14's resumable training state: model, optimizer, scheduler and epoch."""
+    schedulers = getattr(optim, "lr_scheduler", None)
+    if schedulers is None:
+        try:
+            schedulers = importlib.import_module("tinygrad_nn.optim.lr_scheduler")
+        except ImportError:
+            pytest.skip("tnn.optim.lr_scheduler is not merged yet (issue 14)")
+    data = np.random.default_rng(1).normal(size=(8, 2))
+
+    def make() -> tuple[Sequential, optim.Optimizer, Any]:
+        model = Sequential(Linear(2, 4, rng=0), Linear(4, 1, rng=1))
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return model, optimizer, schedulers.StepLR(optimizer, step_size=2, gamma=0.5)
+
+    def epochs(model: Sequential, optimizer: optim.Optimizer, scheduler: Any, count: int) -> None:
+        for _ in range(count):
+            optimizer.zero_grad()
+            model(Tensor(data)).square().mean().backward()
+            optimizer.step()
+            scheduler.step()
+
+    model, optimizer, scheduler = make()
+    epochs(model, optimizer, scheduler, 3)
+    path = tmp_path / "resume.npz"
+    state = {"model": model, "optim": optimizer, "scheduler": scheduler}
+    tnn.save({key: value.state_dict() for key, value in state.items()} | {"epoch": 3}, path)
+    epochs(model, optimizer, scheduler, 4)
+
+    resumed = make()
+    checkpoint = tnn.load(path)
+    for key, value in zip(["model", "optim", "scheduler"], resumed, strict=True):
+        value.load_state_dict(checkpoint[key])
+    epochs(*resumed, 4)
+    assert checkpoint["epoch"] == 3
+    assert resumed[2].get_last_lr() == scheduler.get_last_lr()
+    for a, b in zip(model.parameters(), resumed[0].parameters(), strict=True):
+        assert a.data.tobytes() == b.data.tobytes()
 
 
 def test_file_is_a_plain_npz_with_a_json_header(tmp_path: Path) -> None:
