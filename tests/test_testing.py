@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import tinygrad_nn as tnn
 from tinygrad_nn import Function, Tensor
+from tinygrad_nn.nn import MLP
 from tinygrad_nn.testing import (
     central_differences,
     check_function,
@@ -503,8 +504,7 @@ def test_scaled_squared_error_is_the_articles_cost() -> None:
 
 
 def _mlp(shape: list[int], activation: str, output_activation: str | None, dtype: Any) -> Any:
-    nn = pytest.importorskip("tinygrad_nn.nn")  # written in parallel: skip until it lands
-    return nn.MLP(
+    return MLP(
         shape,
         activation=activation,
         output_activation=output_activation,

@@ -59,7 +59,7 @@ def test_every_text_block_is_what_the_code_before_it_prints(tmp_path, monkeypatc
 
 def test_the_first_batch_has_10_of_16_hidden_and_1_of_2_outputs_dead(make_images) -> None:
     loss = make_images.first_batch_loss(make_images.SEED)
-    relus = [out.data for out in walk(loss).ops if out._ctx.op_name() == "Relu"]
+    relus = [out.data for out in walk(loss).ops if out.grad_fn.op_name() == "Relu"]
     assert [(int(dead_units(a).sum()), a.shape[-1]) for a in relus] == [(10, 16), (1, 2)]
 
 
