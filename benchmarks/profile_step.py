@@ -1,0 +1,136 @@
+"""Where an eager training step's time goes: phase timings and a cProfile breakdown.
+
+    python benchmarks/profile_step.py [--case S|M|L] [--dtype float64] [--steps 3000]
+
+Two views of the same step (`tinygrad_nn.bench.cases.Network`'s eager candidate: MLP,
+``squared_error / (2 batch)``, backward, SGD), both against the tight hand-written step:
+
+1. Phases, timed without a profiler (interleaved medians, one BLAS thread): zero_grad,
+   the forward pass (graph building), forward + backward, the whole step. Differences
+   give backward and the SGD update.
+2. cProfile of many steps, each function's own time grouped by what it is: Module calls,
+   `Function.apply`, Tensor creation, the backward engine, ops' forward and backward, the
+   optimizer, NumPy itself. cProfile's own per-call cost inflates Python-heavy groups;
+   read the shares, and the phase timings for wall-clock figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # works without installing
+
+import numpy as np
+
+from tinygrad_nn.bench.cases import LEARNING_RATE, Network
+from tinygrad_nn.bench.machine import set_blas_threads
+from tinygrad_nn.bench.suite import SIZES
+from tinygrad_nn.bench.timing import interleaved_medians
+from tinygrad_nn.losses import squared_error
+from tinygrad_nn.optim import SGD
+from tinygrad_nn.tensor import Tensor
+
+# (group, test on "file:function") in order; the first match wins.
+GROUPS = (
+    ("Module.__call__ and forward methods", lambda f: "/nn/" in f),
+    ("Function.apply", lambda f: f.endswith("autograd.py:apply")),
+    ("backward engine", lambda f: "autograd.py" in f and ("backward" in f or "_private" in f)),
+    ("other engine (grad mode, scope, checks)", lambda f: "autograd.py" in f),
+    ("Tensor creation", lambda f: f.endswith(("tensor.py:__init__", "tensor.py:_make"))),
+    ("Tensor methods and operators", lambda f: "tensor.py" in f),
+    ("ops' forward and backward", lambda f: "ops.py" in f or "functional.py" in f),
+    ("loss", lambda f: "losses.py" in f),
+    ("optimizer step and zero_grad", lambda f: "optim.py" in f),
+    ("NumPy functions", lambda f: "numpy" in f or f.startswith("~:<")),
+    ("the benchmark's step function", lambda f: "profile_step.py" in f),
+)
+
+
+def phases(network: Network) -> dict[str, float]:
+    """Median microseconds of the eager step's phases, and of the tight hand-written step."""
+    model = network.reference.to_module()
+    optimizer = SGD(model.parameters(), lr=LEARNING_RATE)
+    x, y, scale = network.x, network.y, network.scale
+
+    def forward() -> Tensor:
+        return squared_error(model(Tensor(x)), y) / scale
+
+    def forward_backward() -> None:
+        optimizer.zero_grad()
+        forward().backward()
+
+    def step() -> None:
+        forward_backward()
+        optimizer.step()
+
+    forward_backward()  # every parameter holds a .grad for the first update timed
+    candidates = {
+        "zero_grad": optimizer.zero_grad,
+        "forward": forward,
+        "zero_grad+forward+backward": forward_backward,
+        "step": step,
+        "sgd update": optimizer.step,
+        "tight hand-written step": network.step_factories()["tight"](),
+    }
+    timings = interleaved_medians(candidates, 21, 0.05)
+    return {name: value["median_s"] * 1e6 for name, value in timings.items()}
+
+
+def profile(network: Network, steps: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
+    """µs per step of own time by group, and the ten costliest functions, under cProfile."""
+    step = network.step_factories()["tinygrad_nn"]()
+    step()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        step()
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # (file, line, function) -> (cc, nc, tt, ct, callers)
+    groups: dict[str, float] = defaultdict(float)
+    functions = []
+    for (file, line, function), (_, _, own, _, _) in stats.items():
+        key = f"{file}:{function}"
+        group = next((name for name, test in GROUPS if test(key)), "other Python")
+        micros = own / steps * 1e6
+        groups[group] += micros
+        functions.append((f"{Path(file).name}:{line}({function})", micros))
+    functions.sort(key=lambda item: -item[1])
+    return dict(groups), functions[:12]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print both views for one case."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--case", choices=sorted(SIZES), default="S")
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--steps", type=int, default=3000, help="steps under cProfile")
+    args = parser.parse_args(argv)
+    if args.steps < 1:
+        parser.error(f"--steps must be at least 1, got {args.steps}")
+    set_blas_threads(1)
+    shape, batch = SIZES[args.case]
+    network = Network(shape, batch, np.dtype(args.dtype))
+    print(f"# Eager step of {shape}, batch {batch}, {args.dtype}, one BLAS thread\n")
+    timed = phases(network)
+    backward = timed["zero_grad+forward+backward"] - timed["zero_grad"] - timed["forward"]
+    print("| phase (no profiler) | µs per step |\n|---|---|")
+    for name, value in [*timed.items(), ("backward (by difference)", backward)]:
+        print(f"| {name} | {value:.1f} |")
+    groups, functions = profile(network, args.steps)
+    total = sum(groups.values())
+    print("\n| group (cProfile, own time) | µs per step | share |\n|---|---|---|")
+    for name, value in sorted(groups.items(), key=lambda item: -item[1]):
+        print(f"| {name} | {value:.1f} | {value / total:.0%} |")
+    print("\n| costliest functions (own time) | µs per step |\n|---|---|")
+    for name, value in functions:
+        print(f"| `{name}` | {value:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
