@@ -312,7 +312,9 @@ def chain_times(length: int, torch: Any = None) -> dict[str, dict[str, float]]:
 
     The cheapest op repeated, so the figure is the engine's cost per node: recording
     (Tensor, node, links) and one backward step. The garbage collector stays on, as in a
-    user's program. Each side checks its gradient, ``(-1) ** length``.
+    user's program; tinygrad_nn's chain is built a second time with it off
+    (``forward_no_gc_s``), which shows how much of the build is the cyclic collector
+    walking the growing graph. Each run checks its gradient, ``(-1) ** length``.
 
     Example:
         >>> chain_times(1000)["tinygrad_nn"]["forward_s"] > 0
@@ -320,36 +322,43 @@ def chain_times(length: int, torch: Any = None) -> dict[str, dict[str, float]]:
     """
     if length < 1:
         raise ValueError(f"chain_times: length must be at least 1, got {length}")
-    expected = -1.0 if length % 2 else 1.0
-
-    def tinygrad_leaf() -> Any:
-        return Tensor(np.array(3.0), requires_grad=True)
-
-    def torch_leaf() -> Any:
-        return torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
-
-    def gradient(leaf: Any) -> float:
-        return float(leaf.grad.item() if hasattr(leaf.grad, "item") else leaf.grad)
-
-    leaves: dict[str, Callable[[], Any]] = {"tinygrad_nn": tinygrad_leaf}
+    leaves: dict[str, Callable[[], Any]] = {
+        "tinygrad_nn": lambda: Tensor(np.array(3.0), requires_grad=True)
+    }
     if torch is not None:
-        leaves["torch"] = torch_leaf
+        leaves["torch"] = lambda: torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
     results = {}
     for name, make_leaf in leaves.items():
-        gc.collect()
-        leaf = make_leaf()
-        start = time.perf_counter()
-        node = leaf
-        for _ in range(length):
-            node = -node
-        built = time.perf_counter()
-        node.backward()
-        done = time.perf_counter()
-        if gradient(leaf) != expected:
-            raise RuntimeError(
-                f"chain_times: {name}'s gradient through {length} negations is "
-                f"{gradient(leaf)}, expected {expected}"
-            )
-        del node
-        results[name] = {"forward_s": built - start, "backward_s": done - built}
+        forward, backward = _time_chain(name, make_leaf, length)
+        results[name] = {"forward_s": forward, "backward_s": backward}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        results["tinygrad_nn"]["forward_no_gc_s"] = _time_chain(
+            "tinygrad_nn", leaves["tinygrad_nn"], length
+        )[0]
+    finally:
+        if collecting:
+            gc.enable()
     return results
+
+
+def _time_chain(name: str, make_leaf: Callable[[], Any], length: int) -> tuple[float, float]:
+    """(build seconds, backward seconds) of one chain; raises if its gradient is wrong."""
+    gc.collect()
+    leaf = make_leaf()
+    start = time.perf_counter()
+    node = leaf
+    for _ in range(length):
+        node = -node
+    built = time.perf_counter()
+    node.backward()
+    done = time.perf_counter()
+    expected = -1.0 if length % 2 else 1.0
+    got = float(leaf.grad.item() if hasattr(leaf.grad, "item") else leaf.grad)
+    if got != expected:
+        raise RuntimeError(
+            f"chain_times: {name}'s gradient through {length} negations is {got}, "
+            f"expected {expected}"
+        )
+    return built - start, done - built

@@ -215,13 +215,21 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines += _table(["case", "dtype", "batch"] + [titles[key] for key in names], rows)
     chain = report.get("chain")
     if chain:
-        rows = [
-            [titles_of(name), *(time_text(chain[name][key]) for key in ("forward_s", "backward_s"))]
-            for name in ("tinygrad_nn", "torch")
-            if name in chain
-        ]
+        rows = []
+        for name in ("tinygrad_nn", "torch"):
+            if name in chain:
+                times = chain[name]
+                no_gc = times.get("forward_no_gc_s")
+                rows.append(
+                    [
+                        titles_of(name),
+                        time_text(times["forward_s"]),
+                        "–" if no_gc is None else time_text(no_gc),
+                        time_text(times["backward_s"]),
+                    ]
+                )
         lines += ["", f"## Graph building: a chain of {chain['length']:,} negations", ""]
-        lines += _table(["", "forward (build)", "backward"], rows)
+        lines += _table(["", "forward (build)", "forward, cyclic GC off", "backward"], rows)
     if not settings["quick"]:
         rows = [
             [
