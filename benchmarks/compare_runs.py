@@ -50,10 +50,7 @@ def key_ratios(report: dict[str, Any]) -> dict[str, tuple[float, ...]]:
             _row(report, "steps", case, dtype)["ratio"]["tinygrad_nn"]
             for dtype in ("float64", "float32")
         )
-    seconds = {d: _row(report, "steps", "L", d)["seconds"] for d in ("float64", "float32")}
-    values["L f32 speed-up"] = (
-        seconds["float64"]["tinygrad_nn"] / seconds["float32"]["tinygrad_nn"],
-    )
+    values["L f32 speed-up"] = (report["speedup"]["speedup"]["tinygrad_nn"],)
     values["L memory"] = tuple(
         _row(report, "memory", "L", d)["ratio"]["tinygrad_nn"] for d in ("float64", "float32")
     )

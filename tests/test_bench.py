@@ -153,12 +153,14 @@ def _report(step_s_eager, chain_forward=None):
     for case in ("S", "M", "L"):
         for dtype in ("float64", "float32"):
             eager = step_s_eager if case == "S" else 1.0
-            seconds = {"tinygrad_nn": 0.5 if dtype == "float32" else 1.0}
+            seconds = {"tinygrad_nn": 1.0}
             ratio = {"tinygrad_nn": eager, "captured": 0.9}
             steps.append({"case": case, "dtype": dtype, "ratio": ratio, "seconds": seconds})
     inference = [{"case": "S", "dtype": "float64", "ratio": {"tinygrad_nn": 1.2, "captured": 1}}]
     memory = [{"case": "L", "dtype": "float64", "ratio": {"tinygrad_nn": 0.7}}]
+    speedup = {"case": "L", "speedup": {"tinygrad_nn": 2.0}}
     report = {"steps": steps, "inference": inference, "memory": memory, "chain": {}}
+    report["speedup"] = speedup
     if chain_forward is not None:
         report["chain"] = {
             "tinygrad_nn": {"forward_s": chain_forward},
@@ -227,12 +229,14 @@ def test_quick_run_reports_every_case_and_judges_nothing(quick_run):
         assert all(value < limit for value in row["agreement"].values()), row["agreement"]
     assert [row["op"] for row in report["ops"]] == ["add", "mul", "matmul", "relu", "sum"]
     assert {row["dtype"] for row in report["memory"]} == {"float64", "float32"}
+    assert set(report["speedup"]["speedup"]) == {"tight", "tinygrad_nn", "captured"}
     assert report["chain"]["length"] == 1000 and report["chain"]["tinygrad_nn"]["forward_s"] > 0
     assert report["targets"] == []
     assert "not a measurement" in markdown
     for verdict in ("## Targets", "MISSED", "met in this run"):
         assert verdict not in markdown
-    for heading in ("## Training step", "## Inference", "## Per-op", "## Peak memory", "## Graph"):
+    headings = ("## Training step", "## Inference", "## Per-op", "## Peak memory", "## float32")
+    for heading in (*headings, "## Graph"):
         assert heading in markdown
 
 

@@ -82,7 +82,6 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
     left out.
     """
     rows: list[dict[str, Any]] = []
-    l_seconds = {row["dtype"]: row["seconds"] for row in report["steps"] if row["case"] == "L"}
     for name, (section, case, candidate, limit, direction) in TARGETS.items():
         values: list[tuple[str, float]] = []
         if section in ("steps", "inference", "memory"):
@@ -91,9 +90,8 @@ def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
                 for row in report.get(section, [])
                 if row["case"] == case and candidate in row["ratio"]
             ]
-        elif section == "speedup" and {"float32", "float64"} <= set(l_seconds):
-            speedup = l_seconds["float64"][candidate] / l_seconds["float32"][candidate]
-            values = [(case, speedup)]
+        elif section == "speedup" and report.get("speedup", {}).get("case") == case:
+            values = [(case, report["speedup"]["speedup"][candidate])]
         elif section == "chain" and "torch" in report.get("chain", {}):
             chain = report["chain"]
             values = [(case, chain[candidate]["forward_s"] / chain["torch"]["forward_s"])]
@@ -213,6 +211,23 @@ def to_markdown(report: dict[str, Any]) -> str:
         )
         lines.append("")
         lines += _table(["case", "dtype", "batch"] + [titles[key] for key in names], rows)
+    speedup = report.get("speedup")
+    if speedup:
+        rows = [
+            [
+                titles_of(name),
+                time_text(speedup["seconds"]["float64"][name]),
+                time_text(speedup["seconds"]["float32"][name]),
+                f"{value:.2f}×",
+            ]
+            for name, value in speedup["speedup"].items()
+        ]
+        lines += [
+            "",
+            f"## float32 against float64 at {speedup['case']} (one interleaved timing)",
+            "",
+        ]
+        lines += _table(["", "float64 step", "float32 step", "speed-up"], rows)
     chain = report.get("chain")
     if chain:
         rows = []

@@ -38,7 +38,7 @@ QUICK_SIZES: dict[str, tuple[list[int], int]] = {
 CHAIN_LENGTH = 1_000_000
 QUICK_CHAIN_LENGTH = 1_000
 # (rounds, least seconds per timed batch) per size: small cases need many short repeats.
-PLAN = {"S": (31, 0.02), "M": (15, 0.02), "L": (7, 0.0)}
+PLAN = {"S": (31, 0.02), "M": (15, 0.02), "L": (9, 0.0)}
 
 
 def run_benchmarks(
@@ -61,7 +61,8 @@ def run_benchmarks(
 
     Returns:
         ``machine``, ``settings``, ``steps``, ``inference``, ``ops``, ``memory``,
-        ``chain`` and ``targets`` (empty for a quick run).
+        ``speedup`` (float32 against float64 at L), ``chain`` and ``targets`` (empty for
+        a quick run).
 
     Example:
         >>> report = run_benchmarks(quick=True, use_torch=False, log=lambda line: None)
@@ -89,6 +90,7 @@ def run_benchmarks(
         "inference": [],
         "ops": [],
         "memory": [],
+        "speedup": {},
         "chain": {},
         "targets": [],
     }
@@ -118,6 +120,9 @@ def run_benchmarks(
                 row["ratio"] = {name: value / memory[yardstick] for name, value in memory.items()}
                 report["memory"].append(row)
                 log(f"memory L {dtype_name}: {_ratio_text(row['ratio'])}")
+    shape, batch = (QUICK_SIZES if quick else SIZES)["L"]
+    report["speedup"] = dtype_speedup(shape, batch, plan["L"][0])
+    log(f"float32 speed-up L: {_ratio_text(report['speedup']['speedup'])}")
     for name, candidates in op_candidates(torch).items():
         timings = interleaved_medians(candidates, plan["S"][0], plan["S"][1] / 2)
         row = {"op": name, "shape": list(OP_SHAPE), "dtype": "float64"}
@@ -137,6 +142,32 @@ def run_benchmarks(
     if not quick:
         report["targets"] = evaluate_targets(report)
     return report
+
+
+def dtype_speedup(shape: list[int], batch: int, rounds: int) -> dict[str, Any]:
+    """float64 time / float32 time of the same steps, both dtypes in one interleaved timing.
+
+    Timed apart (in the step rows) the two dtypes meet different spells of a shared
+    machine; interleaved, the ratio holds.
+    """
+    networks = {name: Network(shape, batch, np.dtype(name)) for name in DTYPES}
+    names = ("tight", "tinygrad_nn", "captured")
+    candidates = {
+        f"{name} {dtype}": networks[dtype].step_factories()[name]()
+        for name in names
+        for dtype in DTYPES
+    }
+    timings = interleaved_medians(candidates, rounds, 0.0)
+    seconds = {
+        dtype: {name: timings[f"{name} {dtype}"]["median_s"] for name in names} for dtype in DTYPES
+    }
+    return {
+        "case": "L",
+        "shape": shape,
+        "batch": batch,
+        "seconds": seconds,
+        "speedup": {name: seconds["float64"][name] / seconds["float32"][name] for name in names},
+    }
 
 
 def _import_torch() -> Any:
