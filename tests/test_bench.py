@@ -108,7 +108,7 @@ def test_ratios_divide_by_the_fastest_hand_written_candidate():
     }
     row = ratios(timings)
     assert row["yardstick"] == "handwritten"
-    assert row["ratio"] == {"tight": 2.0, "handwritten": 1.0, "tinygrad_nn": 1.5}
+    assert row["ratio"] == {"tight": 2.0, "handwritten": 1.0, "tinygrad_nn": 1.5}  # per round
     assert row["spread"]["tinygrad_nn"] == [1.25, 1.75]
     with pytest.raises(ValueError, match="no hand-written candidate"):
         ratios({"tinygrad_nn": timings["tinygrad_nn"]})

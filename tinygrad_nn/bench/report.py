@@ -2,8 +2,8 @@
 
 Every ratio divides by the fastest hand-written candidate of the same case in the same
 run (`TightMLP` or `HandwrittenMLP`, see `tinygrad_nn.bench.cases.HANDWRITTEN`); lower is
-better. The spread shown next to a ratio is the range of the middle half of its
-per-round ratios (rounds are interleaved, so each round compares like with like).
+better. A ratio is the median of per-round ratios (rounds are interleaved, so each round
+compares like with like); the spread shown next to it is the middle half of them.
 """
 
 from __future__ import annotations
@@ -44,9 +44,13 @@ def ratios(timings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     Args:
         timings: `interleaved_medians`' result; it must hold a candidate of `HANDWRITTEN`.
 
+    Each round times every candidate once, so a round's ratio compares like with like;
+    ``ratio`` is the median of those per-round ratios (robust to a slow spell that
+    medians of times taken apart are not), ``spread`` their 25th and 75th percentiles.
+
     Returns:
-        ``yardstick`` (the candidate divided by), ``seconds``, ``ratio`` and ``spread``
-        (name -> [25th, 75th percentile] of the per-round ratios), ``timing``.
+        ``yardstick`` (the candidate divided by: the fastest hand-written one by median
+        time), ``seconds`` (median seconds per call), ``ratio``, ``spread``, ``timing``.
 
     Example:
         >>> ratios({"tight": {"median_s": 2.0, "samples_s": [2.0]}})["ratio"]
@@ -56,11 +60,11 @@ def ratios(timings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if not present:
         raise ValueError(f"ratios: no hand-written candidate {HANDWRITTEN} in {sorted(timings)}")
     yardstick = min(present, key=lambda name: timings[name]["median_s"])
-    base = timings[yardstick]["median_s"]
     base_samples = timings[yardstick]["samples_s"]
-    spread = {}
+    ratio, spread = {}, {}
     for name, value in timings.items():
-        per_round = [s / b for s, b in zip(value["samples_s"], base_samples, strict=False)]
+        per_round = [s / b for s, b in zip(value["samples_s"], base_samples, strict=True)]
+        ratio[name] = statistics.median(per_round)
         if len(per_round) >= 2:
             quartiles = statistics.quantiles(per_round, n=4, method="inclusive")
             spread[name] = [quartiles[0], quartiles[2]]
@@ -69,7 +73,7 @@ def ratios(timings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     return {
         "yardstick": yardstick,
         "seconds": {name: value["median_s"] for name, value in timings.items()},
-        "ratio": {name: value["median_s"] / base for name, value in timings.items()},
+        "ratio": ratio,
         "spread": spread,
         "timing": timings,
     }
@@ -169,8 +173,8 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines.append(
         "Times are medians of interleaved rounds in one process. Each ratio divides by the "
         "fastest hand-written step of its row (in bold: the tight restatement of the "
-        "article's algorithm, or `HandwrittenMLP`), lower is better; in brackets the middle "
-        "half of the per-round ratios."
+        "article's algorithm, or `HandwrittenMLP`), lower is better: the median of the "
+        "per-round ratios, and in brackets their middle half."
     )
     if settings["quick"]:
         lines += [
