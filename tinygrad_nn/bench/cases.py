@@ -8,7 +8,8 @@ Training steps (``step_factories``) of one network, one batch, one dtype:
     tight           `TightMLP.step`, the article's algorithm with preallocated buffers
     handwritten     `tinygrad_nn.reference.HandwrittenMLP.step`, the correctness oracle
     tinygrad_nn     eager: MLP, ``squared_error / (2 batch)``, backward, SGD
-    captured        the same step through `tinygrad_nn.capture.capture_step`
+    captured        the same step as one `tinygrad_nn.capture.capture_step(fn, optimizer=...)`
+                    call: zero_grad, forward, backward, SGD update
     torch           PyTorch CPU eager, nn.Linear + ReLU, mse_loss(sum) / (2 batch), SGD
 
 and `gemm_floor`, the step's matrix products alone. Inference (``inference_factories``)
@@ -119,16 +120,11 @@ class Network:
         optimizer = SGD(model.parameters(), lr=LEARNING_RATE)
         x, y, scale = self.x, self.y, self.scale
 
-        @capture_step
-        def loss_and_backward(inputs: Tensor, targets: Tensor) -> Tensor:
+        @capture_step(optimizer=optimizer)
+        def train_step(inputs: Tensor, targets: Tensor) -> Tensor:
             return squared_error(model(inputs), targets) / scale
 
-        def step() -> None:
-            optimizer.zero_grad()
-            loss_and_backward(x, y)
-            optimizer.step()
-
-        return step
+        return lambda: train_step(x, y)
 
     # ------------------------------------------------------------------ inference
 
@@ -225,10 +221,10 @@ def agreement(network: Network) -> dict[str, float]:
             return squared_error(model(inputs), targets) / network.scale
 
         if captured:
-            capture_step(loss_fn)(network.x, network.y)
+            capture_step(loss_fn, optimizer=optimizer)(network.x, network.y)
         else:
             loss_fn(Tensor(network.x), network.y).backward()
-        optimizer.step()
+            optimizer.step()
         results[name] = HandwrittenMLP.from_module(model).weights
     return {
         name: max(
