@@ -57,7 +57,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -73,6 +73,14 @@ KEPT_RECORDINGS = 8  # per captured step with recapture=True: one per input sign
 FORGOTTEN_LIMIT = 1024  # signatures remembered as dropped, to notice one coming back
 
 
+class Stepper(Protocol):
+    """What ``optimizer=`` needs: the two methods of every `tinygrad_nn.optim` optimizer."""
+
+    def zero_grad(self) -> None: ...
+
+    def step(self) -> None: ...
+
+
 class RecaptureWarning(UserWarning):
     """A ``recapture=True`` step keeps recording again: more input shapes are in rotation
     than it keeps recordings for (`KEPT_RECORDINGS`)."""
@@ -84,7 +92,7 @@ _replay_numbers = itertools.count(1)  # names each compiled replay's source file
 def capture_step(
     fn: Callable[..., Any] | None = None,
     *,
-    optimizer: Any = None,
+    optimizer: Stepper | None = None,
     recapture: bool = False,
     backward: bool = True,
 ) -> Any:
@@ -140,7 +148,7 @@ class CapturedStep:
     def __init__(
         self,
         fn: Callable[..., Any],
-        optimizer: Any = None,
+        optimizer: Stepper | None = None,
         recapture: bool = False,
         backward: bool = True,
     ) -> None:
@@ -299,7 +307,7 @@ class _Program:
         inputs: tuple[Tensor, ...],
         outputs: tuple[Tensor, ...],
         backward: bool,
-        optimizer: Any = None,
+        optimizer: Stepper | None = None,
     ) -> None:
         loss = outputs[0]
         if backward and (loss.data.size != 1 or not loss.requires_grad):
@@ -443,7 +451,7 @@ class _Program:
 
 
 def _compile(
-    program: _Program, optimizer: Any
+    program: _Program, optimizer: Stepper | None
 ) -> tuple[str, dict[str, Callable[..., Any]], dict[int, tuple[int, tuple[str, ...]]]]:
     """The recorded step as Python source, its functions compiled by name (``replay``, and
     ``step`` for training), and for each line that calls an op: the op's index and the
@@ -532,7 +540,9 @@ def _compile(
     return source, functions, op_lines
 
 
-def _step_lines(program: _Program, names: dict[int, str], inputs: str, optimizer: Any) -> list[str]:
+def _step_lines(
+    program: _Program, names: dict[int, str], inputs: str, optimizer: Stepper | None
+) -> list[str]:
     """Source of ``step``: zero_grad, the forward replay, backward (listed), the update."""
     lines = ["", "", f"def step({inputs}{', ' if inputs else ''}*, replay=replay):"]
     if optimizer is not None:
