@@ -6,7 +6,7 @@ Prints a Markdown table, one row per report and a last row with each column's ra
 the S step ratios (eager / captured) and PyTorch's, the S inference ratios (eager /
 captured, float64), the M and L eager step
 ratios (float64 / float32), the float32 speed-up at L, the L step's peak memory ratio,
-and the chain's forward time against PyTorch's. docs/performance.md's "Run to run"
+and the chain's forward / backward times against PyTorch's. docs/performance.md's "Run to run"
 table is this script's output.
 """
 
@@ -26,7 +26,7 @@ COLUMNS = (
     "L step eager",
     "L f32 speed-up",
     "L memory",
-    "chain forward vs PyTorch",
+    "chain vs PyTorch",
 )
 
 
@@ -56,8 +56,8 @@ def key_ratios(report: dict[str, Any]) -> dict[str, tuple[float, ...]]:
     )
     chain = report.get("chain", {})
     if "torch" in chain:
-        values["chain forward vs PyTorch"] = (
-            chain["tinygrad_nn"]["forward_s"] / chain["torch"]["forward_s"],
+        values["chain vs PyTorch"] = tuple(
+            chain["tinygrad_nn"][key] / chain["torch"][key] for key in ("forward_s", "backward_s")
         )
     return values
 

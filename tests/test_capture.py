@@ -36,30 +36,34 @@ def assert_same_gradients(eager, captured):
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
 
 
+@pytest.mark.parametrize("whole_step", [False, True], ids=["loss only", "optimizer="])
 @pytest.mark.parametrize("optimizer_type", [SGD, Adam])
-def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type):
+def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type, whole_step):
     eager, captured = twin_models([3, 8, 8, 2], output_activation=None)
     eager_opt = optimizer_type(eager.parameters(), lr=0.05)
     captured_opt = optimizer_type(captured.parameters(), lr=0.05)
 
-    @capture_step
     def loss_fn(x, y):
         return squared_error(captured(x), y) / (2 * len(x))
 
+    # with optimizer=, one call is zero_grad, forward, backward and the update
+    step = capture_step(loss_fn, optimizer=captured_opt if whole_step else None)
     for x, y in batches(6, 16, 3, 2):
         eager_opt.zero_grad()
         eager_loss = squared_error(eager(Tensor(x)), y) / (2 * len(x))
         eager_loss.backward()
-        captured_opt.zero_grad()
-        captured_loss = loss_fn(x, y)
+        if not whole_step:
+            captured_opt.zero_grad()
+        captured_loss = step(x, y)
         assert captured_loss.item() == eager_loss.item()
         assert not captured_loss.requires_grad and captured_loss.is_leaf
         assert_same_gradients(eager, captured)
         eager_opt.step()
-        captured_opt.step()
-    assert loss_fn.recordings == 1
-    for a, b in zip(eager.parameters(), captured.parameters(), strict=True):
-        np.testing.assert_array_equal(a.data, b.data)
+        if not whole_step:
+            captured_opt.step()
+        for a, b in zip(eager.parameters(), captured.parameters(), strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
+    assert step.recordings == 1
 
 
 def test_float32_stays_float32_and_matches_eager():
@@ -358,29 +362,6 @@ def test_more_shapes_in_rotation_than_kept_warn_once(recwarn):
 
 
 # ------------------------------------------------------------------ capture_step(optimizer=)
-
-
-@pytest.mark.parametrize("optimizer_type", [SGD, Adam])
-def test_a_captured_training_step_equals_eager_steps_bitwise(optimizer_type):
-    eager, model = twin_models([2, 8, 3])
-    eager_optimizer = optimizer_type(eager.parameters(), lr=0.05)
-    optimizer = optimizer_type(model.parameters(), lr=0.05)
-    train_step = capture_step(
-        lambda x, y: squared_error(model(x), y) / (2 * len(x)), optimizer=optimizer
-    )
-    for x, y in batches(5, 6, 2, 3):
-        eager_optimizer.zero_grad()
-        expected = squared_error(eager(Tensor(x)), y) / (2 * len(x))
-        expected.backward()
-        eager_optimizer.step()
-        loss = train_step(x, y)
-        assert loss.item() == expected.item() and loss.grad_fn is None
-        assert_same_gradients(eager, model)
-        for (name, a), (_, b) in zip(
-            eager.named_parameters(), model.named_parameters(), strict=True
-        ):
-            np.testing.assert_array_equal(a.data, b.data, err_msg=name)
-    assert train_step.recordings == 1
 
 
 def test_a_training_steps_source_shows_zero_grad_forward_backward_and_update():
