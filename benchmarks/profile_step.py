@@ -35,19 +35,36 @@ from tinygrad_nn.losses import squared_error
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.tensor import Tensor
 
+# The backward loop and what it calls in autograd.py, by function name.
+BACKWARD = {
+    "backpropagate",
+    "backward",
+    "backward_order",
+    "write",
+    "_write_grads",
+    "_release",
+    "<genexpr>",  # the release's rebuilt parents
+    "_is_private",
+    "_conform",
+    "_check_unmodified",
+    "seed_gradient",
+}
 # (group, test on "file:function") in order; the first match wins.
 GROUPS = (
     ("Module.__call__ and forward methods", lambda f: "/nn/" in f),
     ("Function.apply", lambda f: f.endswith("autograd.py:apply")),
-    ("backward engine", lambda f: "autograd.py" in f and ("backward" in f or "_private" in f)),
+    (
+        "backward engine",
+        lambda f: "autograd.py" in f and f.rsplit(":", 1)[1] in BACKWARD,
+    ),
     ("other engine (grad mode, scope, checks)", lambda f: "autograd.py" in f),
     ("Tensor creation", lambda f: f.endswith(("tensor.py:__init__", "tensor.py:_make"))),
-    ("Tensor methods and operators", lambda f: "tensor.py" in f),
-    ("ops' forward and backward", lambda f: "ops.py" in f or "functional.py" in f),
+    ("Tensor methods and operators", lambda f: "tensor" in f or "dispatch.py" in f),
+    ("ops' forward and backward", lambda f: "/ops/" in f or "functional.py" in f),
     ("loss", lambda f: "losses.py" in f),
     ("optimizer step and zero_grad", lambda f: "optim.py" in f),
     ("NumPy functions", lambda f: "numpy" in f or f.startswith("~:<")),
-    ("the benchmark's step function", lambda f: "profile_step.py" in f),
+    ("the benchmark's step function", lambda f: "/bench/" in f or "profile_step.py" in f),
 )
 
 
