@@ -5,9 +5,9 @@
 Two views of the same step (`tinygrad_nn.bench.cases.Network`'s eager candidate: MLP,
 ``squared_error / (2 batch)``, backward, SGD), both against the tight hand-written step:
 
-1. Phases, timed without a profiler (interleaved medians, one BLAS thread): zero_grad,
-   the forward pass (graph building), forward + backward, the whole step. Differences
-   give backward and the SGD update.
+1. Phases, timed without a profiler (interleaved rounds, one BLAS thread): zero_grad,
+   the forward pass (graph building), backward (by difference within each round), the
+   SGD update, the whole step and its ratio to the tight hand-written step.
 2. cProfile of many steps, each function's own time grouped by what it is: Module calls,
    `Function.apply`, Tensor creation, the backward engine, ops' forward and backward, the
    optimizer, NumPy itself. cProfile's own per-call cost inflates Python-heavy groups;
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import pstats
+import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -69,7 +70,12 @@ GROUPS = (
 
 
 def phases(network: Network) -> dict[str, float]:
-    """Median microseconds of the eager step's phases, and of the tight hand-written step."""
+    """Microseconds of the eager step's phases, medians over interleaved rounds.
+
+    Backward is timed by difference within each round (forward + backward, less forward
+    and zero_grad), and the step's ratio to the tight hand-written step is the median of
+    per-round ratios, so a slow spell of a shared machine cancels out.
+    """
     model = network.reference.to_module()
     optimizer = SGD(model.parameters(), lr=LEARNING_RATE)
     x, y, scale = network.x, network.y, network.scale
@@ -88,14 +94,28 @@ def phases(network: Network) -> dict[str, float]:
     forward_backward()  # every parameter holds a .grad for the first update timed
     candidates = {
         "zero_grad": optimizer.zero_grad,
-        "forward": forward,
-        "zero_grad+forward+backward": forward_backward,
-        "step": step,
-        "sgd update": optimizer.step,
+        "forward (graph building)": forward,
+        "zero_grad, forward, backward": forward_backward,
+        "SGD update": optimizer.step,
+        "whole step": step,
         "tight hand-written step": network.step_factories()["tight"](),
     }
-    timings = interleaved_medians(candidates, 21, 0.05)
-    return {name: value["median_s"] * 1e6 for name, value in timings.items()}
+    samples = {
+        name: timing["samples_s"]
+        for name, timing in interleaved_medians(candidates, 41, 0.05).items()
+    }
+    rounds = list(zip(*samples.values(), strict=True))
+    names = list(samples)
+    per_round = [dict(zip(names, values, strict=True)) for values in rounds]
+    result = {name: statistics.median(values) * 1e6 for name, values in samples.items()}
+    result["backward (by difference)"] = 1e6 * statistics.median(
+        r["zero_grad, forward, backward"] - r["forward (graph building)"] - r["zero_grad"]
+        for r in per_round
+    )
+    result["whole step / tight step (ratio)"] = statistics.median(
+        r["whole step"] / r["tight hand-written step"] for r in per_round
+    )
+    return result
 
 
 def profile(network: Network, steps: int) -> tuple[dict[str, float], list[tuple[str, float]]]:
@@ -133,11 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     shape, batch = SIZES[args.case]
     network = Network(shape, batch, np.dtype(args.dtype))
     print(f"# Eager step of {shape}, batch {batch}, {args.dtype}, one BLAS thread\n")
-    timed = phases(network)
-    backward = timed["zero_grad+forward+backward"] - timed["zero_grad"] - timed["forward"]
     print("| phase (no profiler) | µs per step |\n|---|---|")
-    for name, value in [*timed.items(), ("backward (by difference)", backward)]:
-        print(f"| {name} | {value:.1f} |")
+    for name, value in phases(network).items():
+        print(f"| {name} | {value:.2f}× |" if "ratio" in name else f"| {name} | {value:.1f} |")
     groups, functions = profile(network, args.steps)
     total = sum(groups.values())
     print("\n| group (cProfile, own time) | µs per step | share |\n|---|---|---|")
