@@ -43,10 +43,10 @@ BACKWARD = {
     "backward_order",
     "write",
     "_write_grads",
-    "_release",
-    "<genexpr>",  # the release's rebuilt parents
+    "release_inputs",
+    "<listcomp>",  # release_inputs' rebuilt parents
     "_is_private",
-    "_conform",
+    "conform_gradient",
     "_check_unmodified",
     "seed_gradient",
 }
