@@ -592,3 +592,10 @@ def test_dask_client_runs_the_same_sweep():
     with cluster, distributed.Client(cluster) as client:
         on_dask = run_experiment("init", runs=2, executor=client, **SMALL)
     assert local.records == on_dask.records
+
+
+def test_readme_questions_table_is_generated_from_the_committed_results():
+    generator = _generator()
+    folder = ROOT / "docs" / "images" / "experiments"
+    everything = {name: json.loads((folder / f"{name}.json").read_text()) for name in STUDY_NAMES}
+    assert generator.questions_table(everything) in (ROOT / "README.md").read_text()

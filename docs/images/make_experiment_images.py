@@ -7,7 +7,8 @@ exactly as ``tinygrad-nn experiment NAME`` does, then
 - copies its PNG plots to ``docs/images/experiments/``,
 - writes its results without the per-run records to ``docs/images/experiments/NAME.json``,
 - rewrites the block between ``<!-- BEGIN GENERATED: NAME -->`` and
-  ``<!-- END GENERATED: NAME -->`` in docs/experiments.md from that JSON alone.
+  ``<!-- END GENERATED: NAME -->`` in docs/experiments.md from that JSON alone,
+- and the table "The article's four questions" of README.md (its first comparisons).
 
 ``--from-results`` skips the runs and rewrites the blocks from the committed JSON files;
 the test suite checks that this changes nothing, so the page cannot go stale.
@@ -27,10 +28,18 @@ from typing import Any
 from tinygrad_nn.experiments import STUDY_NAMES, run_experiment
 from tinygrad_nn.experiments.report import render_markdown, results_dict
 from tinygrad_nn.experiments.runner import default_jobs
+from tinygrad_nn.experiments.verdict import short_sentence
 
 HERE = Path(__file__).resolve().parent
 IMAGES = HERE / "experiments"
 PAGE = HERE.parent / "experiments.md"
+README = HERE.parent.parent / "README.md"
+QUESTIONS = {
+    "init": "why does a badly centred init give bad results?",
+    "activation": "sigmoid vs relu, and their speed",
+    "cost": "absolute vs squared cost",
+    "regularization": "L1/L2 on a reduced dataset",
+}
 
 
 def block(results: dict[str, Any]) -> str:
@@ -56,6 +65,24 @@ def block(results: dict[str, Any]) -> str:
             f"<!-- END GENERATED: {name} -->",
         ]
     )
+
+
+def questions_table(all_results: dict[str, dict[str, Any]]) -> str:
+    """README's table: each study's command and its first comparison, from its results."""
+    lines = [
+        "<!-- BEGIN GENERATED: questions -->",
+        "| question | command | first comparison at the default settings |",
+        "|---|---|---|",
+    ]
+    for name, results in all_results.items():
+        first = results["stats"]["comparisons"][0]
+        label = results["stats"]["metric"]["label"]
+        lines.append(
+            f"| {QUESTIONS[name]} | `tinygrad-nn experiment {name}` | "
+            f"{short_sentence(first, label)} |"
+        )
+    lines.append("<!-- END GENERATED: questions -->")
+    return "\n".join(lines)
 
 
 def replace_block(page: str, name: str, text: str) -> str:
@@ -104,6 +131,15 @@ def main(argv: list[str] | None = None) -> int:
             results = run_study(name, jobs)
         page = replace_block(page, name, block(results))
         PAGE.write_text(page, encoding="utf-8")  # keep what is done if a later study fails
+    if all((IMAGES / f"{name}.json").exists() for name in STUDY_NAMES):
+        everything = {
+            name: json.loads((IMAGES / f"{name}.json").read_text(encoding="utf-8"))
+            for name in STUDY_NAMES
+        }
+        readme = README.read_text(encoding="utf-8")
+        README.write_text(
+            replace_block(readme, "questions", questions_table(everything)), encoding="utf-8"
+        )
     return 0
 
 

@@ -201,7 +201,8 @@ def plot(result: ExperimentResult, folder: Path) -> list[Path]:
     axes.set_xlabel("learning rate")
     axes.set_ylabel("clean test MSE (geometric mean)")
     axes.set_title("Selection runs: each arm's lr sweep", fontsize=10)
-    axes.legend(fontsize=6, ncol=2)
+    if selection:
+        axes.legend(fontsize=6, ncol=2)
     paths.append(save_png(figure, folder / "cost_vs_lr.png"))
     return paths
 

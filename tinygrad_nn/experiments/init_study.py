@@ -17,6 +17,7 @@ under the badly centred init, and maps failures over a grid of means and learnin
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,25 +215,25 @@ def measure(settings: InitSettings, seed: int) -> dict[str, Any]:
     compared runs' own starting networks.
     """
     from tinygrad_nn.experiments.runner import WEIGHT_STREAM, run_rng
-    from tinygrad_nn.experiments.training import build_net, dead_units
 
     probe = np.linspace(0.0, 1.0, settings.probe_points)[:, None]
+    std, layers = settings.init_std, list(itertools.pairwise(settings.shape))
     counts = {}
     for m in settings.means:
         hidden, outputs, networks = 0.0, 0, 0
         for i in range(settings.init_networks):
-            net = build_net(
-                settings.shape,
-                "relu",
-                "relu",
-                run_rng(seed, i, WEIGHT_STREAM),
-                init_mean=m * settings.init_std,
-                init_std=settings.init_std,
-            )
-            dead = dead_units(net, probe)
-            hidden += float(np.mean(dead["hidden"]))
-            outputs += sum(dead["output"])
-            networks += any(dead["output"])
+            # The draws of `build_net`: one (out, in + 1) array per layer, bias in column 0.
+            rng = run_rng(seed, i, WEIGHT_STREAM)
+            activations = probe
+            for index, (n_in, n_out) in enumerate(layers):
+                drawn = m * std + std * rng.standard_normal((n_out, n_in + 1))
+                z = activations @ drawn[:, 1:].T + drawn[:, 0]
+                dead = z.max(axis=0) <= 0
+                if index < len(layers) - 1:
+                    hidden += float(np.mean(dead)) / (len(layers) - 1)
+                activations = np.maximum(z, 0.0)
+            outputs += int(dead.sum())
+            networks += bool(dead.any())
         counts[f"{m:g}"] = {
             "hidden": hidden / settings.init_networks,
             "outputs": outputs,

@@ -26,8 +26,10 @@ __all__ = [
     "generic_conclusions",
     "generic_tables",
     "number",
+    "p_clause",
     "p_text",
     "percent",
+    "short_sentence",
 ]
 
 
@@ -56,6 +58,27 @@ def percent(rate: float | None) -> str:
 def p_text(p: float) -> str:
     """A p-value: two significant digits, "< 1e-16" below double precision's resolution."""
     return "< 1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
+def p_clause(p: float) -> str:
+    """``"p = 0.003"``, or ``"p < 1e-16"`` below double precision's resolution."""
+    text = p_text(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def short_sentence(comparison: dict[str, Any], label: str) -> str:
+    """A one-line summary of a comparison (for tables): values, effect, Holm p, verdict."""
+    values = (
+        (number(comparison["mean_a"]), number(comparison["mean_b"]))
+        if comparison["kind"] == "ratio"
+        else (percent(comparison["mean_a"]), percent(comparison["mean_b"]))
+    )
+    way = direction(comparison)
+    verdict = f"significantly {way}" if way else "no significant difference"
+    return (
+        f"{comparison['a']} vs {comparison['b']}: {label} {values[0]} vs {values[1]}, "
+        f"{verdict} ({effect_text(comparison)}, Holm {p_clause(comparison['p_holm'])})"
+    )
 
 
 def direction(comparison: dict[str, Any]) -> str | None:
@@ -106,7 +129,7 @@ def comparison_sentence(comparison: dict[str, Any], label: str) -> str:
         >>> comparison_sentence(c, "test MSE").startswith("A has a significantly lower test MSE")
         True
     """
-    p = f"paired p = {p_text(comparison['p_value'])}, Holm-adjusted {p_text(comparison['p_holm'])}"
+    p = f"paired {p_clause(comparison['p_value'])}, Holm-adjusted {p_text(comparison['p_holm'])}"
     facts = f"{_values(comparison, label)}; {effect_text(comparison)}; {p}"
     way = direction(comparison)
     if way is not None:
