@@ -288,6 +288,20 @@ def test_harness_tunes_each_arm_on_selection_runs_disjoint_from_the_compared_one
     assert not second["significant"] and second["effect"] == pytest.approx(1.0)
     assert result.conclusions[0].startswith("worse has a significantly higher error than tuned")
     assert result.conclusions[1].startswith("No significant difference in error")
+    assert not any("edge of their candidates" in line for line in result.conclusions)
+    edge = _fake_study(arms=lambda s: [Arm("tuned", {}, (0.3, 1.0)), Arm("same", {}, (0.3,))])
+    lines = run_experiment(edge, jobs=1).conclusions
+    assert (
+        "Tuned learning rates at the edge of their candidates" in lines[-1]
+        and "tuned (0.3)" in lines[-1]
+    )
+
+
+def test_markdown_tables_escape_pipes_in_cells():
+    from tinygrad_nn.experiments.study import Table
+
+    text = Table("t", ["sum |w|", "b"], [["1|2", "3"]]).to_markdown()
+    assert text.splitlines()[0] == "| sum \\|w\\| | b |" and "1\\|2" in text
 
 
 def test_selection_streams_differ_from_every_compared_stream():
@@ -438,6 +452,9 @@ def test_each_study_runs_end_to_end_and_its_report_is_rendered_from_its_results(
     ]
     assert report == render_markdown(results, images)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert out.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
 
 
 def test_init_grid_with_five_means_draws_its_plots():

@@ -61,7 +61,7 @@ class InitSettings(ArticleSettings):
     """
 
     lr: float = 1.0
-    lrs: tuple[float, ...] = (0.1, 0.3, 1.0)
+    lrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
     selection_runs: int = 16
     bias_value: float = 0.1
     means: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)

@@ -61,7 +61,7 @@ class RegularizationSettings:
     noise: float = 0.2
     steps: int = 600
     init_std: float = 0.1
-    lrs: tuple[float, ...] = (0.3, 1.0, 3.0)
+    lrs: tuple[float, ...] = (0.1, 0.3, 1.0)
     selection_runs: int = 4
     l2_strengths: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1)
     l1_strengths: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1)
@@ -386,7 +386,7 @@ STUDY = Study(
         Column("test_mse", "test MSE (fresh noisy samples)"),
         Column("train_mse", "train MSE"),
         Column("zero_weights", "weights exactly 0"),
-        Column("l1_norm", "sum |w|"),
+        Column("l1_norm", "sum of abs(w)"),
         Column("chosen", "chosen strength or steps", "median"),
     ),
     conclude=conclude,

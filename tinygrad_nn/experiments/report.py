@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_nn._files import atomic_path
+from tinygrad_nn.experiments.study import Table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,6 +45,13 @@ __all__ = [
 ]
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+
+
+def _write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` with `atomic_path`, the one way tinygrad_nn writes a file."""
+    with atomic_path(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return path
 
 
 # --------------------------------------------------------------------------- figures
@@ -201,16 +209,6 @@ def results_json(result: ExperimentResult, records: bool = True) -> str:
     return text[:-2] + ",\n" + ",\n".join(parts) + "\n}\n"
 
 
-def _table_markdown(table: dict[str, Any]) -> str:
-    lines = [
-        "| " + " | ".join(table["columns"]) + " |",
-        "|" + "|".join("---" for _ in table["columns"]) + "|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in table["rows"]]
-    text = "\n".join(lines)
-    return f"{text}\n\n{table['note']}" if table["note"] else text
-
-
 def _params(params: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in params.items()) or "the article's"
 
@@ -274,7 +272,7 @@ def render_markdown(
         "",
     ]
     for table in results["tables"]:
-        lines += [f"**{table['title']}**", "", _table_markdown(table), ""]
+        lines += [f"**{table['title']}**", "", Table(**table).to_markdown(), ""]
     lines += [f"{sub} Conclusions", ""]
     lines += [f"- {sentence}" for sentence in results["conclusions"]]
     lines.append("")
@@ -314,10 +312,10 @@ def write_outputs(result: ExperimentResult, folder: Path) -> list[Path]:
     temporary = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
     temporary.mkdir()
     try:
-        (temporary / "results.json").write_text(results_json(result), encoding="utf-8")
+        _write_text(temporary / "results.json", results_json(result))
         figures = result.study.plot(result, temporary)
         report = render_markdown(results_dict(result, records=False), [p.name for p in figures])
-        (temporary / "report.md").write_text(report, encoding="utf-8")
+        _write_text(temporary / "report.md", report)
         names = ["results.json", *(p.name for p in figures), "report.md"]
         if folder.exists():
             old = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.old"

@@ -68,11 +68,13 @@ class Table:
     note: str = ""
 
     def to_markdown(self) -> str:
-        lines = [
-            "| " + " | ".join(self.columns) + " |",
-            "|" + "|".join("---" for _ in self.columns) + "|",
-        ]
-        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        """The table as Markdown (a ``|`` inside a cell is escaped), then its note."""
+
+        def line(cells: Sequence[str]) -> str:
+            return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+        lines = [line(self.columns), "|" + "|".join("---" for _ in self.columns) + "|"]
+        lines += [line(row) for row in self.rows]
         text = "\n".join(lines)
         return f"{text}\n\n{self.note}" if self.note else text
 

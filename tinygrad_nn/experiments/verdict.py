@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from tinygrad_nn.experiments.stats import LOG_CAP
 from tinygrad_nn.experiments.study import ALPHA, Table
 
 if TYPE_CHECKING:
@@ -160,7 +161,10 @@ def _cell(cell: dict[str, Any]) -> str:
 
 
 def _score(kind: str, score: float) -> str:
-    return percent(score) if kind == "difference" else number(math.exp(score))
+    if kind == "difference":
+        return percent(score)
+    value = math.exp(score)
+    return "diverged" if value >= LOG_CAP else number(value)
 
 
 def generic_tables(study: Study, settings: Any, stats: dict[str, Any]) -> list[Table]:
@@ -240,7 +244,7 @@ def generic_tables(study: Study, settings: Any, stats: dict[str, Any]) -> list[T
         tables.append(
             Table(
                 f"Paired comparisons of the {metric['label']}",
-                ["a", "b", "a", "b", "effect a vs b", "d_z", "p", "Holm p", "a is"],
+                ["a", "b", "a's value", "b's value", "effect a vs b", "d_z", "p", "Holm p", "a is"],
                 rows,
                 note=(
                     "Ratio: geometric mean of a / b over paired runs (same seeds), with the "
@@ -254,9 +258,19 @@ def generic_tables(study: Study, settings: Any, stats: dict[str, Any]) -> list[T
 
 
 def generic_conclusions(study: Study, stats: dict[str, Any]) -> list[str]:
-    """One sentence per comparison, and a count of diverged runs where there were any."""
+    """One sentence per comparison; tuned rates at the edge of their candidates; divergences."""
     label = stats["metric"]["label"]
     lines = [comparison_sentence(c, label) for c in stats["comparisons"]]
+    edge = [
+        f"{name} ({arm['lr']:g})"
+        for name, arm in stats["arms"].items()
+        if arm["selection"] and arm["lr"] in (min(arm["lrs"]), max(arm["lrs"]))
+    ]
+    if edge:
+        lines.append(
+            "Tuned learning rates at the edge of their candidates (a better one may lie "
+            "beyond): " + ", ".join(edge) + "."
+        )
     diverged = [
         f"{name} {arm['diverged']} of {arm['n']}"
         for name, arm in stats["arms"].items()
