@@ -616,3 +616,32 @@ def test_readme_questions_table_is_generated_from_the_committed_results():
     folder = ROOT / "docs" / "images" / "experiments"
     everything = {name: json.loads((folder / f"{name}.json").read_text()) for name in STUDY_NAMES}
     assert generator.questions_table(everything) in (ROOT / "README.md").read_text()
+
+
+def test_ctrl_c_prints_one_line_and_leaves_no_output(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "init"
+    command = [sys.executable, "-m", "tinygrad_nn", "experiment", "init", "--jobs", "2"]
+    process = subprocess.Popen(
+        [*command, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # validate() made it: running
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in error and error.strip().endswith("was left as it was")
+    assert len(error.strip().splitlines()) == 1
+    assert not list(out.iterdir()) and [p.name for p in tmp_path.iterdir()] == ["init"]

@@ -12,6 +12,7 @@ processes, one after another, each timing interleaved blocks of every arm.
 
 from __future__ import annotations
 
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -135,7 +136,12 @@ def measure(settings: ActivationSettings, seed: int, lrs: dict[str, float]) -> d
     """Seconds per step of every arm in each of ``timing_processes`` fresh processes."""
     per_process = []
     for _ in range(settings.timing_processes):
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(
+            1,
+            mp_context=get_context("spawn"),
+            initializer=signal.signal,
+            initargs=(signal.SIGINT, signal.SIG_IGN),
+        ) as pool:
             per_process.append(pool.submit(time_steps, settings, seed, lrs).result())
     return {"seconds_per_step": per_process}
 
@@ -225,15 +231,16 @@ def conclude(
     timing = _timing(settings, stats)
     for pair, (median, low, high) in timing.get("ratio", {}).items():
         n = len(stats["measurements"]["seconds_per_step"])
+        processes = f"{n} fresh process" + ("es" if n != 1 else "")
         spread = (
-            f"above 1 in all {n} processes"
+            f"above 1 in each of the {processes}"
             if low > 1
-            else f"below 1 in all {n} processes"
+            else f"below 1 in each of the {processes}"
             if high < 1
-            else f"on both sides of 1 across the {n} processes"
+            else f"on both sides of 1 across the {processes}"
         )
         lines.append(
-            f"Time per step {pair}: {number(median)} (median over {n} fresh processes, range "
+            f"Time per step {pair}: {number(median)} (median over {processes}, range "
             f"{number(low)} to {number(high)}: {spread})."
         )
     return lines

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -130,7 +131,10 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Iter
     if jobs == 1:
         yield InlineExecutor()
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers ignore Ctrl-C: the main process handles it (one line, no traceback per worker).
+    with ProcessPoolExecutor(
+        max_workers=jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+    ) as pool:
         yield pool
 
 
