@@ -83,6 +83,7 @@ def comparisons(settings: ActivationSettings) -> list[tuple[str, str]]:
     return [
         ("sigmoid", "relu"),
         ("sigmoid, linear output", "relu, linear output"),
+        ("sigmoid", "relu, linear output"),
         ("relu, linear output", "relu"),
         ("sigmoid, linear output", "sigmoid"),
     ]
