@@ -268,13 +268,22 @@ def test_validate_creates_missing_output_folders(tmp_path):
 def test_validate_refuses_unusable_output_paths(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ValueError, match=r"--json .*cannot write in folder"):
+    with pytest.raises(ValueError, match=r"^--json '.*report.json': its folder .* not a folder"):
         bench.validate(_args(json=str(blocker / "report.json")))
-    with pytest.raises(ValueError, match=r"--markdown .* is a folder"):
+    with pytest.raises(ValueError, match=r"^--markdown .* is a folder"):
         bench.validate(_args(markdown=str(tmp_path)))
     same = str(tmp_path / "out")
     with pytest.raises(ValueError, match="--json and --markdown name the same file"):
         bench.validate(_args(json=same, markdown=same))
+
+
+def test_the_command_line_refuses_bad_values_before_any_work(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for options in (["--threads", "0"], ["--json", str(blocker / "out.json")]):
+        assert main(["bench", "--quick", *options]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("tinygrad-nn bench: error: --") and "step S" not in err
 
 
 def test_module_entry_point_refuses_bad_threads_with_status_2(capsys):

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from tinygrad_nn._files import atomic_path
+from tinygrad_nn._files import atomic_path, check_output_file
 from tinygrad_nn.bench.report import to_markdown
 from tinygrad_nn.bench.suite import run_benchmarks
 
@@ -39,9 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def validate(args: argparse.Namespace) -> None:
     """Refuse bad numbers and unusable output paths before any work.
 
-    A missing output folder is created (with its parents); a folder that cannot be
-    created or written, a path that is a folder, or the same file for ``--json`` and
-    ``--markdown`` raise a ValueError with a one-line message.
+    A missing output folder is created (with its parents, by
+    `tinygrad_nn._files.check_output_file`, as every command does); a folder that cannot
+    be created or written, a path that is a folder or read-only, or the same file for
+    ``--json`` and ``--markdown`` raise a ValueError with a one-line message.
 
     Example:
         >>> validate(argparse.Namespace(threads=0, chain_length=None, json=None, markdown=None))
@@ -60,25 +59,7 @@ def validate(args: argparse.Namespace) -> None:
     if len(outputs) == 2 and outputs[0][1].resolve() == outputs[1][1].resolve():
         raise ValueError(f"--json and --markdown name the same file {str(outputs[0][1])!r}")
     for option, path in outputs:
-        _check_output(option, path)
-
-
-def _check_output(option: str, path: Path) -> None:
-    """Create ``path``'s folder if missing and prove a file can be written in it."""
-    if path.is_dir():
-        raise ValueError(f"--{option} {str(path)!r} is a folder; give a file name inside it")
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise ValueError(
-            f"--{option} {str(path)!r}: cannot write in folder {str(folder)!r} ({reason})"
-        ) from None
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ValueError(f"--{option} {str(path)!r} exists and is not writable")
+        check_output_file(path, option=f"--{option}")
 
 
 def run(args: argparse.Namespace) -> int:
