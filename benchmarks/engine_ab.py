@@ -18,7 +18,6 @@ import importlib.util
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -83,26 +82,20 @@ def s_step_ratios(tnn: Any, handwritten: ModuleType, timing: ModuleType) -> dict
     return ratios
 
 
-def chain_seconds(tnn: Any) -> dict[str, float]:
+def chain_times(tnn: Any, timing: ModuleType) -> dict[str, float]:
     """Build and backward seconds of the chain, the cyclic GC on and then off."""
     import numpy as np
+
+    def leaf() -> Any:
+        return tnn.Tensor(np.array(3.0), requires_grad=True)
 
     results = {}
     for collector in ("on", "off"):
         if collector == "off":
             gc.disable()
-        gc.collect()
-        leaf = tnn.Tensor(np.array(3.0), requires_grad=True)
-        start = time.perf_counter()
-        node = leaf
-        for _ in range(CHAIN_LENGTH):
-            node = -node
-        built = time.perf_counter()
-        node.backward()
-        done = time.perf_counter()
-        del node
-        results[f"chain forward, GC {collector}"] = built - start
-        results[f"chain backward, GC {collector}"] = done - built
+        build, back = timing.chain_seconds("tinygrad_nn", leaf, CHAIN_LENGTH)
+        results[f"chain forward, GC {collector}"] = build
+        results[f"chain backward, GC {collector}"] = back
     gc.enable()
     return results
 
@@ -118,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
 
     handwritten, timing = _load("handwritten"), _load("timing")
     _load("machine").set_blas_threads(1)
-    results = {"tree": args[0], **s_step_ratios(tnn, handwritten, timing), **chain_seconds(tnn)}
+    results = {
+        "tree": args[0],
+        **s_step_ratios(tnn, handwritten, timing),
+        **chain_times(tnn, timing),
+    }
     print(
         json.dumps({key: round(v, 3) if isinstance(v, float) else v for key, v in results.items()})
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +27,7 @@ import numpy as np
 
 import tinygrad_nn as tnn
 from tinygrad_nn.bench.handwritten import TightMLP, gemm_floor
+from tinygrad_nn.bench.timing import chain_seconds
 from tinygrad_nn.capture import capture_step
 from tinygrad_nn.losses import squared_error
 from tinygrad_nn.optim import SGD
@@ -325,36 +325,15 @@ def chain_times(length: int, torch: Any = None) -> dict[str, dict[str, float]]:
         leaves["torch"] = lambda: torch.tensor(3.0, dtype=torch.float64, requires_grad=True)
     results = {}
     for name, make_leaf in leaves.items():
-        forward, backward = _time_chain(name, make_leaf, length)
+        forward, backward = chain_seconds(name, make_leaf, length)
         results[name] = {"forward_s": forward, "backward_s": backward}
     collecting = gc.isenabled()
     gc.disable()
     try:
-        results["tinygrad_nn"]["forward_no_gc_s"] = _time_chain(
+        results["tinygrad_nn"]["forward_no_gc_s"] = chain_seconds(
             "tinygrad_nn", leaves["tinygrad_nn"], length
         )[0]
     finally:
         if collecting:
             gc.enable()
     return results
-
-
-def _time_chain(name: str, make_leaf: Callable[[], Any], length: int) -> tuple[float, float]:
-    """(build seconds, backward seconds) of one chain; raises if its gradient is wrong."""
-    gc.collect()
-    leaf = make_leaf()
-    start = time.perf_counter()
-    node = leaf
-    for _ in range(length):
-        node = -node
-    built = time.perf_counter()
-    node.backward()
-    done = time.perf_counter()
-    expected = -1.0 if length % 2 else 1.0
-    got = float(leaf.grad.item() if hasattr(leaf.grad, "item") else leaf.grad)
-    if got != expected:
-        raise RuntimeError(
-            f"chain_times: {name}'s gradient through {length} negations is {got}, "
-            f"expected {expected}"
-        )
-    return built - start, done - built

@@ -1,4 +1,5 @@
-"""How the benchmark times and weighs a candidate: interleaved medians and traced peak memory."""
+"""How the benchmark times and weighs a candidate: interleaved rounds, traced peak memory,
+and the build and backward of a long chain."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Candidates", "interleaved_medians", "peak_memory"]
+__all__ = ["Candidates", "chain_seconds", "interleaved_medians", "peak_memory"]
 
 Candidates = dict[str, Callable[[], Any]]
 
@@ -101,3 +102,32 @@ def peak_memory(make: Callable[[], Callable[[], Any]]) -> int:
     finally:
         tracemalloc.stop()
     return peak
+
+
+def chain_seconds(name: str, make_leaf: Callable[[], Any], length: int) -> tuple[float, float]:
+    """Seconds to build a chain of ``length`` negations of ``make_leaf()``, and to backward.
+
+    Works with any framework whose tensors negate with ``-`` and have ``backward()`` and
+    ``.grad``; raises a RuntimeError naming ``name`` if the gradient is not
+    ``(-1) ** length``.
+
+    Example:
+        >>> build, back = chain_seconds("x", lambda: Tensor(3.0, requires_grad=True), 10)
+    """
+    gc.collect()
+    leaf = make_leaf()
+    start = time.perf_counter()
+    node = leaf
+    for _ in range(length):
+        node = -node
+    built = time.perf_counter()
+    node.backward()
+    done = time.perf_counter()
+    expected = -1.0 if length % 2 else 1.0
+    got = float(leaf.grad.item() if hasattr(leaf.grad, "item") else leaf.grad)
+    if got != expected:
+        raise RuntimeError(
+            f"chain_seconds: {name}'s gradient through {length} negations is {got}, "
+            f"expected {expected}"
+        )
+    return built - start, done - built
