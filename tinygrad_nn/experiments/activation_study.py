@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -102,7 +103,7 @@ def time_steps(settings: ActivationSettings, seed: int, lrs: dict[str, float]) -
 
     steps = settings.timing_steps
     x, y = sincos(steps, settings.batch_size, rng=run_rng(seed, 0, DATA_STREAM))
-    blocks = {}
+    blocks: dict[str, Callable[[], None]] = {}
     for name, (activation, output) in ARMS.items():
         model = build_net(settings.shape, activation, output, run_rng(seed, 0, WEIGHT_STREAM))
 

@@ -44,7 +44,7 @@ __all__ = [
 
 ZERO, NEGATIVE, TUNED = "normal(0, eps)", "normal(-eps, eps)", "normal(-eps, eps), tuned lr"
 # fix arm -> keyword arguments of run_init (all under normal(-eps, eps))
-FIXES = {
+FIXES: dict[str, dict[str, Any]] = {
     "-eps, linear output": {"output": None},
     "-eps, biases +0.1": {"bias": True},
     "-eps, leaky relu": {"activation": "leaky_relu"},

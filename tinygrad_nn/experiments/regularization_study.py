@@ -125,6 +125,7 @@ def train_ensemble(
     )
     params = []
     for layer in net.layers:
+        assert layer.bias is not None  # build_net's layers all have one
         params.append(Tensor(np.repeat(layer.weight.data[None], count, 0), requires_grad=True))
         params.append(Tensor(np.repeat(layer.bias.data[None, None], count, 0), requires_grad=True))
     weights = params[0::2]
@@ -144,6 +145,7 @@ def train_ensemble(
                 parameter.grad = None
             loss.backward()
             for parameter in params:
+                assert parameter.grad is not None  # every parameter takes part in the loss
                 parameter.data -= lr * parameter.grad
             if threshold is not None:
                 for weight in weights:

@@ -220,7 +220,7 @@ def run_tasks(
     """
     executor = InlineExecutor() if executor is None else as_executor(executor)
     if isinstance(executor, InlineExecutor):  # one at a time, so the bar moves per task
-        results = []
+        results: list[Any] = []
         for task in tasks:
             results.append(task.fn(**task.kwargs))
             if progress is not None:
@@ -233,7 +233,7 @@ def run_tasks(
         # add_done_callback works for concurrent.futures and Dask futures alike.
         future.add_done_callback(lambda _, index=index: finished.put(index))
         futures.append(future)
-    results: list[Any] = [None] * len(futures)
+    results = [None] * len(futures)
     try:
         for _ in range(len(futures)):
             while True:  # short waits keep Ctrl-C responsive

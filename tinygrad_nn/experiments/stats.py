@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_nn._random import as_generator
 
@@ -224,7 +225,7 @@ def paired_t_test(
     )
 
 
-def mcnemar_test(a: Sequence[bool], b: Sequence[bool]) -> tuple[int, int, float]:
+def mcnemar_test(a: ArrayLike, b: ArrayLike) -> tuple[int, int, float]:
     """Exact McNemar test for paired yes/no outcomes (run i of arm a vs run i of arm b).
 
     Only discordant pairs carry information: ``only_a`` runs where a is yes and b no,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from tinygrad_nn import losses, no_grad
 from tinygrad_nn.functional import where
@@ -115,13 +116,15 @@ def build_net(
     """
     model = StudyNet(shape, activation, output_activation)
     for layer in model.layers:
+        bias = layer.bias
+        assert bias is not None  # StudyNet's layers all have one
         n_out, n_in = layer.weight.shape
         noise = rng.standard_normal((n_out, n_in + 1))
         weight_std = math.sqrt(2.0 / n_in) if he_weights else init_std
         layer.weight.data[...] = init_mean + weight_std * noise[:, 1:]
-        layer.bias.data[...] = init_mean + init_std * noise[:, 0]
+        bias.data[...] = init_mean + init_std * noise[:, 0]
         if bias_value is not None:
-            layer.bias.data[...] = bias_value
+            bias.data[...] = bias_value
     return model
 
 
@@ -211,6 +214,7 @@ def train(
             loss.backward()
             rate = lr * (1.0 - step / steps) if schedule == "linear" else lr
             for parameter in parameters:
+                assert parameter.grad is not None  # every parameter takes part in the loss
                 parameter.data -= rate * parameter.grad
             if l1_prox:
                 for weight in weights:
@@ -289,7 +293,7 @@ class ArticleSettings:
     probe_points: int = 101
 
 
-def steps_to_target(costs: Sequence[float], target: float, window: int) -> int | None:
+def steps_to_target(costs: ArrayLike, target: float, window: int) -> int | None:
     """First step at which the mean of the last ``window`` batch costs is below ``target``.
 
     Example:
