@@ -57,7 +57,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 import numpy as np
 
@@ -89,13 +89,33 @@ class RecaptureWarning(UserWarning):
 _replay_numbers = itertools.count(1)  # names each compiled replay's source file
 
 
+@overload
+def capture_step(
+    fn: Callable[..., Any],
+    *,
+    optimizer: Stepper | None = None,
+    recapture: bool = False,
+    backward: bool = True,
+) -> CapturedStep: ...
+
+
+@overload
+def capture_step(
+    fn: None = None,
+    *,
+    optimizer: Stepper | None = None,
+    recapture: bool = False,
+    backward: bool = True,
+) -> Callable[[Callable[..., Any]], CapturedStep]: ...
+
+
 def capture_step(
     fn: Callable[..., Any] | None = None,
     *,
     optimizer: Stepper | None = None,
     recapture: bool = False,
     backward: bool = True,
-) -> Any:
+) -> CapturedStep | Callable[[Callable[..., Any]], CapturedStep]:
     """Record ``fn``'s ops on its first call and replay them on later calls.
 
     Args:
@@ -127,10 +147,11 @@ def capture_step(
         >>> predict = capture_step(lambda x: model(x), backward=False)
         >>> predict(x_batch)        # a Tensor, no graph
     """
-    options = {"optimizer": optimizer, "recapture": recapture, "backward": backward}
     if fn is None:
-        return functools.partial(CapturedStep, **options)
-    return CapturedStep(fn, **options)
+        return functools.partial(
+            CapturedStep, optimizer=optimizer, recapture=recapture, backward=backward
+        )
+    return CapturedStep(fn, optimizer=optimizer, recapture=recapture, backward=backward)
 
 
 class CapturedStep:
@@ -536,7 +557,9 @@ def _compile(
     # Popped, not read: the functions and their namespace (their globals, which hold the
     # parameters) would otherwise form a cycle that outlives the program. ``step`` holds
     # ``replay`` as a keyword default for the same reason.
-    functions = {name: namespace.pop(name) for name in ("replay", "step") if name in namespace}
+    functions: dict[str, Callable[..., Any]] = {
+        name: namespace.pop(name) for name in ("replay", "step") if name in namespace
+    }
     return source, functions, op_lines
 
 
