@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn import functional, ops
+from tinygrad_nn._composite import composite
 from tinygrad_nn.tensor import Tensor
 
 __all__ = [
@@ -129,6 +130,7 @@ def mae(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     return _absolute("mae", pred, target, reduction)
 
 
+@composite  # drawn as one node
 def cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """Softmax cross-entropy with integer class labels, like PyTorch's.
 
