@@ -164,8 +164,9 @@ class LogSumExp(Function):
         if x.size == 0:
             raise ValueError("cannot reduce an empty tensor")
         shift = np.max(x, axis=axis, keepdims=True)
-        shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: log(0) = -inf, not NaN
-        out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
+        shift = np.where(np.isfinite(shift), shift, 0)  # all -inf: -inf - -inf would be NaN
+        with np.errstate(divide="ignore"):  # all -inf: the sum is 0 and log(0) = -inf
+            out = np.log(np.sum(np.exp(x - shift), axis=axis, keepdims=True)) + shift
         if not keepdims and out.ndim:
             out = np.squeeze(out, axis=axis)
         out = np.asarray(out)  # a 0-d result must stay the array saved below
