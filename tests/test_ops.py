@@ -459,7 +459,7 @@ DOT = st.sampled_from(
 INNER = st.sampled_from(
     [((), (2, 3)), ((3,), (3,)), ((2, 3), (3,)), ((2, 3), (4, 3)), ((2, 1, 3), (2, 3))]
 )
-MATRICES = tst.shapes(min_dims=2, max_dims=3)
+AT_LEAST_2D = tst.shapes(min_dims=2).map(lambda shape: (shape,))
 MATRIX = tst.shapes(min_dims=2, max_dims=2).map(lambda shape: (shape,))
 PAIR_OF_ANY = tst.shapes(max_dims=2).flatmap(lambda a: tst.shapes(max_dims=2).map(lambda b: (a, b)))
 
@@ -802,7 +802,7 @@ OPS = [
         "swapaxes",
         Tensor.swapaxes,
         np.swapaxes,
-        tst.shapes(min_dims=2).map(lambda s: (s,)),
+        AT_LEAST_2D,
         params=two_axes_params,
     ),
     Op("broadcast_to", Tensor.broadcast_to, np.broadcast_to, params=broadcast_to_params),
@@ -810,18 +810,18 @@ OPS = [
         "diagonal",
         Tensor.diagonal,
         np.diagonal,
-        tst.shapes(min_dims=2).map(lambda s: (s,)),
+        AT_LEAST_2D,
         params=diagonal_params,
     ),
     Op(
         "trace",
         Tensor.trace,
         np.trace,
-        tst.shapes(min_dims=2).map(lambda s: (s,)),
+        AT_LEAST_2D,
         params=diagonal_params,
     ),
-    Op("triu", Tensor.triu, np.triu, tst.shapes(min_dims=2).map(lambda s: (s,)), params=k_params),
-    Op("tril", Tensor.tril, np.tril, tst.shapes(min_dims=2).map(lambda s: (s,)), params=k_params),
+    Op("triu", Tensor.triu, np.triu, AT_LEAST_2D, params=k_params),
+    Op("tril", Tensor.tril, np.tril, AT_LEAST_2D, params=k_params),
     Op("take_along_axis", tnn.take_along_axis, np.take_along_axis, ONE_ND, params=take_params),
     Op("sort", tnn.sort, np.sort, ONE_ND, (DISTINCT,), params=sort_params),
     # ---------------------------------------------------------------- linear algebra

@@ -28,9 +28,8 @@ Axis = int | tuple[int, ...] | None
 
 
 def _axis(axis: Any, dim: Any, name: str) -> Any:
-    """``axis``, or PyTorch's ``dim`` given instead of it (not both)."""
-    if dim is None:
-        return axis
+    """PyTorch's ``dim``, given instead of ``axis`` (not both). The methods call this only
+    when ``dim`` is given, which keeps the common call one comparison cheaper."""
     if axis is not None:
         raise TypeError(f"{name}: give axis= or its PyTorch spelling dim=, not both")
     return dim
@@ -71,11 +70,11 @@ class TensorMath:
 
     def sum(self: Any, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
         """Sum over ``axis`` (all axes when None)."""
-        return routines.sum(self, _axis(axis, dim, "sum"), keepdims)
+        return routines.sum(self, axis if dim is None else _axis(axis, dim, "sum"), keepdims)
 
     def mean(self: Any, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
         """Mean over ``axis`` (all axes when None): the sum times 1 / count."""
-        return routines.mean(self, _axis(axis, dim, "mean"), keepdims)
+        return routines.mean(self, axis if dim is None else _axis(axis, dim, "mean"), keepdims)
 
     def max(self: Any, axis: Axis = None, keepdims: bool = False, *, dim: Any = None) -> Tensor:
         """Maximum over ``axis``; ties share the gradient equally."""
@@ -89,51 +88,53 @@ class TensorMath:
 
     def prod(self: Any, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
         """Product over ``axis``; exact gradients at zeros."""
-        return routines.prod(self, _axis(axis, dim, "prod"), keepdims)
+        return routines.prod(self, axis if dim is None else _axis(axis, dim, "prod"), keepdims)
 
     def var(
         self: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *, dim: Axis = None
     ) -> Tensor:
         """Variance over ``axis`` with ``ddof`` (NumPy's default 0)."""
-        return routines.var(self, _axis(axis, dim, "var"), keepdims, ddof)
+        return routines.var(self, axis if dim is None else _axis(axis, dim, "var"), keepdims, ddof)
 
     def std(
         self: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, *, dim: Axis = None
     ) -> Tensor:
         """Standard deviation over ``axis`` with ``ddof``; gradient 0 where it is 0."""
-        return routines.std(self, _axis(axis, dim, "std"), keepdims, ddof)
+        return routines.std(self, axis if dim is None else _axis(axis, dim, "std"), keepdims, ddof)
 
     def cumsum(self: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         """Running sums along ``axis`` (the flattened tensor when None)."""
-        return routines.cumsum(self, _axis(axis, dim, "cumsum"))
+        return routines.cumsum(self, axis if dim is None else _axis(axis, dim, "cumsum"))
 
     def cumprod(self: Any, axis: int | None = None, *, dim: int | None = None) -> Tensor:
         """Running products along ``axis`` (the flattened tensor when None)."""
-        return routines.cumprod(self, _axis(axis, dim, "cumprod"))
+        return routines.cumprod(self, axis if dim is None else _axis(axis, dim, "cumprod"))
 
     def logsumexp(
         self: Any, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None
     ) -> Tensor:
         """log(sum(exp(x))) over ``axis``, without overflow."""
-        return routines.logsumexp(self, _axis(axis, dim, "logsumexp"), keepdims)
+        return routines.logsumexp(
+            self, axis if dim is None else _axis(axis, dim, "logsumexp"), keepdims
+        )
 
     def norm(
         self: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None
     ) -> Tensor:
         """Vector or matrix norm (np.linalg.norm); gradient 0 at the zero vector."""
-        return routines.norm(self, ord, _axis(axis, dim, "norm"), keepdims)
+        return routines.norm(self, ord, axis if dim is None else _axis(axis, dim, "norm"), keepdims)
 
     def argmax(
         self: Any, axis: int | None = None, keepdims: bool = False, *, dim: Any = None
     ) -> Tensor:
         """Indices of the maxima (an integer Tensor, no gradient)."""
-        return routines.argmax(self, _axis(axis, dim, "argmax"), keepdims)
+        return routines.argmax(self, axis if dim is None else _axis(axis, dim, "argmax"), keepdims)
 
     def argmin(
         self: Any, axis: int | None = None, keepdims: bool = False, *, dim: Any = None
     ) -> Tensor:
         """Indices of the minima (an integer Tensor, no gradient)."""
-        return routines.argmin(self, _axis(axis, dim, "argmin"), keepdims)
+        return routines.argmin(self, axis if dim is None else _axis(axis, dim, "argmin"), keepdims)
 
     def trace(self: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
         """The sum along a diagonal."""
@@ -176,7 +177,7 @@ class TensorMath:
 
     def squeeze(self: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
         """Remove size-1 axes (all of them when ``axis`` is None)."""
-        return routines.squeeze(self, _axis(axis, dim, "squeeze"))
+        return routines.squeeze(self, axis if dim is None else _axis(axis, dim, "squeeze"))
 
     def expand_dims(self: Any, axis: int | tuple[int, ...]) -> Tensor:
         """Insert size-1 axes at the positions ``axis`` of the result."""
@@ -200,11 +201,11 @@ class TensorMath:
 
     def flip(self: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
         """Reverse the elements along ``axis`` (all axes when None)."""
-        return routines.flip(self, _axis(axis, dim, "flip"))
+        return routines.flip(self, axis if dim is None else _axis(axis, dim, "flip"))
 
     def roll(self: Any, shift: Any, axis: Any = None, *, dim: Any = None) -> Tensor:
         """Shift elements cyclically along ``axis``."""
-        return routines.roll(self, shift, _axis(axis, dim, "roll"))
+        return routines.roll(self, shift, axis if dim is None else _axis(axis, dim, "roll"))
 
     def repeat(self: Any, repeats: Any, axis: int | None = None) -> Tensor:
         """Repeat each element along ``axis`` (np.repeat; not PyTorch's repeat, which is tile)."""

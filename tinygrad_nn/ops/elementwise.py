@@ -351,18 +351,6 @@ class Logaddexp(Function):
         )
 
 
-_erf = None
-
-
-def _load_erf() -> Any:
-    # scipy.special is slow to import, so it is loaded on first use (as for Sigmoid).
-    global _erf
-    from scipy.special import erf
-
-    _erf = erf
-    return erf
-
-
 class Erf(Function):
     """f(x) = erf(x);  f'(x) = 2/sqrt(pi) exp(-x**2)
 
@@ -373,7 +361,9 @@ class Erf(Function):
     @staticmethod
     def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(x)
-        return (_erf or _load_erf())(x)
+        from scipy.special import erf  # imported here: scipy.special is slow to import
+
+        return np.asarray(erf(x))
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:

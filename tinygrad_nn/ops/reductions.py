@@ -13,11 +13,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn.autograd import Function
-from tinygrad_nn.ops.core import _expand_reduced
+from tinygrad_nn.ops.core import _AXIS_HINT, _expand_reduced
 
 __all__ = ["Cumprod", "Cumsum", "ExclusiveProd", "LogSumExp", "Norm", "Prod", "Std"]
-
-_AXIS_HINT = "axis must be None, an int or a tuple of distinct ints within the tensor's ndim"
 
 
 class Prod(Function):

@@ -311,7 +311,8 @@ def ceil(x: Any) -> Tensor:
 @implements(np.round, np.around, np.rint)
 def round(x: Any, decimals: int = 0, **numpy_only: Any) -> Tensor:
     """x rounded to ``decimals`` places, halves to even like np.round (gradient 0)."""
-    refuse(numpy_only, "round")
+    if numpy_only:
+        refuse(numpy_only, "round")
     return ops.Round.apply(as_tensor(x), decimals=int(decimals))
 
 

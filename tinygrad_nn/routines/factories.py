@@ -127,20 +127,12 @@ def linspace(
     return out if dtype is None else out.astype(dtype)
 
 
-def _like(x: Any) -> np.ndarray:
-    return x.data if is_tensor(x) else np.asarray(x)
-
-
 @implements(np.zeros_like)
 def zeros_like(
     x: Any, dtype: Any = None, *, requires_grad: bool = False, **numpy_only: Any
 ) -> Tensor:
     """Zeros with ``x``'s shape (and dtype unless given)."""
-    refuse(numpy_only, "zeros_like")
-    data = _like(x)
-    return _new(
-        np.zeros(data.shape, data.dtype if dtype is None else dtype), requires_grad, "zeros_like"
-    )
+    return full_like(x, 0, dtype, requires_grad=requires_grad, **numpy_only)
 
 
 @implements(np.ones_like)
@@ -148,20 +140,18 @@ def ones_like(
     x: Any, dtype: Any = None, *, requires_grad: bool = False, **numpy_only: Any
 ) -> Tensor:
     """Ones with ``x``'s shape (and dtype unless given)."""
-    refuse(numpy_only, "ones_like")
-    data = _like(x)
-    return _new(
-        np.ones(data.shape, data.dtype if dtype is None else dtype), requires_grad, "ones_like"
-    )
+    return full_like(x, 1, dtype, requires_grad=requires_grad, **numpy_only)
 
 
 @implements(np.full_like)
 def full_like(
     x: Any, fill_value: float, dtype: Any = None, *, requires_grad: bool = False, **numpy_only: Any
 ) -> Tensor:
-    """``fill_value`` with ``x``'s shape (and dtype unless given)."""
-    refuse(numpy_only, "full_like")
-    data = _like(x)
+    """``fill_value`` with ``x``'s shape (and dtype unless given), a constant unless
+    ``requires_grad``."""
+    if numpy_only:
+        refuse(numpy_only, "full_like")
+    data = x.data if is_tensor(x) else np.asarray(x)
     array = np.full(data.shape, fill_value, data.dtype if dtype is None else dtype)
     return _new(array, requires_grad, "full_like")
 

@@ -36,14 +36,16 @@ __all__ = [
 @implements(np.sum)
 def sum(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -> Tensor:
     """Sum over ``axis`` (all axes when None)."""
-    refuse(numpy_only, "sum")
+    if numpy_only:
+        refuse(numpy_only, "sum")
     return ops.Sum.apply(as_tensor(x), axis=axis, keepdims=keepdims)
 
 
 @implements(np.mean)
 def mean(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -> Tensor:
     """Mean over ``axis`` (all axes when None): the sum times 1 / count."""
-    refuse(numpy_only, "mean")
+    if numpy_only:
+        refuse(numpy_only, "mean")
     tensor = as_tensor(x)
     total = ops.Sum.apply(tensor, axis=axis, keepdims=keepdims)
     # Elements per output entry (an empty result divides nothing, so any count will do).
@@ -56,14 +58,16 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -
 @implements(np.max, np.amax)
 def max(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -> Tensor:
     """Maximum over ``axis``; ties share the gradient equally."""
-    refuse(numpy_only, "max")
+    if numpy_only:
+        refuse(numpy_only, "max")
     return ops.Max.apply(as_tensor(x), axis=axis, keepdims=keepdims)
 
 
 @implements(np.min, np.amin)
 def min(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -> Tensor:
     """Minimum over ``axis``; ties share the gradient equally."""
-    refuse(numpy_only, "min")
+    if numpy_only:
+        refuse(numpy_only, "min")
     return ops.Min.apply(as_tensor(x), axis=axis, keepdims=keepdims)
 
 
@@ -76,7 +80,8 @@ def prod(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -
         >>> tnn.prod(x).backward();  x.grad.tolist()
         [0.0, 6.0, 0.0]
     """
-    refuse(numpy_only, "prod")
+    if numpy_only:
+        refuse(numpy_only, "prod")
     tensor = as_tensor(x)
     if isinstance(axis, (int, np.integer)) and tensor.ndim:
         return ops.Prod.apply(
@@ -114,7 +119,8 @@ def var(
 ) -> Tensor:
     """Variance over ``axis``: sum((x - mean)**2) / (n - ddof) (np.var; PyTorch's
     unbiased estimate is ``ddof=1``)."""
-    refuse(numpy_only, "var")
+    if numpy_only:
+        refuse(numpy_only, "var")
     tensor = as_tensor(x)
     dof = _degrees_of_freedom(tensor, axis, ddof, "var")
     # A composite: Sub, Square and Sum are each one pass, as a fused op would be.
@@ -127,7 +133,8 @@ def std(
     x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, **numpy_only: Any
 ) -> Tensor:
     """Standard deviation over ``axis`` (np.std); the gradient is 0 where it is 0."""
-    refuse(numpy_only, "std")
+    if numpy_only:
+        refuse(numpy_only, "std")
     tensor = as_tensor(x)
     _degrees_of_freedom(tensor, axis, ddof, "std")
     return ops.Std.apply(tensor, axis=axis, keepdims=keepdims, ddof=ddof)
@@ -136,7 +143,8 @@ def std(
 @implements(np.cumsum)
 def cumsum(x: Any, axis: int | None = None, **numpy_only: Any) -> Tensor:
     """Running sums along ``axis`` (of the flattened tensor when None)."""
-    refuse(numpy_only, "cumsum")
+    if numpy_only:
+        refuse(numpy_only, "cumsum")
     tensor, axis = _scan_axis(as_tensor(x), axis, "cumsum")
     return ops.Cumsum.apply(tensor, axis=axis)
 
@@ -145,7 +153,8 @@ def cumsum(x: Any, axis: int | None = None, **numpy_only: Any) -> Tensor:
 def cumprod(x: Any, axis: int | None = None, **numpy_only: Any) -> Tensor:
     """Running products along ``axis`` (of the flattened tensor when None); exact gradients
     also where x has zeros."""
-    refuse(numpy_only, "cumprod")
+    if numpy_only:
+        refuse(numpy_only, "cumprod")
     tensor, axis = _scan_axis(as_tensor(x), axis, "cumprod")
     return ops.Cumprod.apply(tensor, axis=axis)
 
@@ -237,15 +246,20 @@ def _matrix_norm(tensor: Tensor, ord: Any, axes: list[int], keepdims: bool) -> T
 def argmax(x: Any, axis: int | None = None, keepdims: bool = False, **numpy_only: Any) -> Tensor:
     """Indices of the maxima along ``axis`` (of the flattened tensor when None): an integer
     Tensor without gradient."""
-    refuse(numpy_only, "argmax")
-    data = as_tensor(x).data
-    return make_tensor(np.asarray(np.argmax(data, axis=axis, keepdims=keepdims)), False)
+    if numpy_only:
+        refuse(numpy_only, "argmax")
+    return _indices(np.argmax, x, axis, keepdims)
 
 
 @implements(np.argmin)
 def argmin(x: Any, axis: int | None = None, keepdims: bool = False, **numpy_only: Any) -> Tensor:
     """Indices of the minima along ``axis`` (of the flattened tensor when None): an integer
     Tensor without gradient."""
-    refuse(numpy_only, "argmin")
+    if numpy_only:
+        refuse(numpy_only, "argmin")
+    return _indices(np.argmin, x, axis, keepdims)
+
+
+def _indices(find: Any, x: Any, axis: int | None, keepdims: bool) -> Tensor:
     data = as_tensor(x).data
-    return make_tensor(np.asarray(np.argmin(data, axis=axis, keepdims=keepdims)), False)
+    return make_tensor(np.asarray(find(data, axis=axis, keepdims=keepdims)), False)

@@ -53,14 +53,16 @@ __all__ = [
 @implements(np.reshape)
 def reshape(x: Any, shape: int | Sequence[int], **numpy_only: Any) -> Tensor:
     """The same elements in a new shape (one axis may be -1)."""
-    refuse(numpy_only, "reshape")
+    if numpy_only:
+        refuse(numpy_only, "reshape")
     return ops.Reshape.apply(as_tensor(x), shape=shape_tuple(shape))
 
 
 @implements(np.ravel)
 def ravel(x: Any, **numpy_only: Any) -> Tensor:
     """The elements as a 1-D tensor."""
-    refuse(numpy_only, "ravel")
+    if numpy_only:
+        refuse(numpy_only, "ravel")
     return ops.Reshape.apply(as_tensor(x), shape=(-1,))
 
 
@@ -143,7 +145,8 @@ def _at_least(tensor: Tensor, ndim: int) -> Tensor:
 @implements(np.vstack)
 def vstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
     """Stack rows: 1-D tensors become rows, then join along axis 0 (np.vstack)."""
-    refuse(numpy_only, "vstack")
+    if numpy_only:
+        refuse(numpy_only, "vstack")
     parts = [_at_least(as_tensor(t), 2) for t in _sequence(tensors, "vstack")]
     return ops.Concatenate.apply(*parts, axis=0)
 
@@ -151,7 +154,8 @@ def vstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
 @implements(np.hstack)
 def hstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
     """Join along axis 1, or axis 0 for 1-D tensors (np.hstack)."""
-    refuse(numpy_only, "hstack")
+    if numpy_only:
+        refuse(numpy_only, "hstack")
     parts = [_at_least(as_tensor(t), 1) for t in _sequence(tensors, "hstack")]
     return ops.Concatenate.apply(*parts, axis=0 if parts[0].ndim == 1 else 1)
 
@@ -282,7 +286,8 @@ def pad(
         >>> tnn.pad(tnn.Tensor([1.0, 2.0]), (1, 2)).tolist()
         [0.0, 1.0, 2.0, 0.0, 0.0]
     """
-    refuse(numpy_only, "pad")
+    if numpy_only:
+        refuse(numpy_only, "pad")
     tensor = as_tensor(x)
     widths = np.asarray(pad_width)
     if widths.dtype.kind not in "iu" or (widths < 0).any():
