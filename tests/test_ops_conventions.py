@@ -361,3 +361,19 @@ def test_errors_name_the_function_and_the_fix() -> None:
         tnn.moveaxis(x, 5, 0)
     with pytest.raises(TypeError, match=r"^take_along_axis: indices must be integers"):
         tnn.take_along_axis(x, np.ones((2, 3)), 1)
+
+
+def test_inspecting_numpy_functions_see_the_data() -> None:
+    t = Tensor([3.0, 0.0, 2.0], requires_grad=True)
+    assert np.allclose(t, [3.0, 0.0, 2.0]) and np.array_equal(t, t) and np.isclose(t, 3.0)[0]
+    assert np.count_nonzero(t) == 2 and np.any(t) and not np.all(t)
+    np.testing.assert_array_equal(np.argsort(t), [1, 2, 0])
+    np.testing.assert_array_equal(np.nonzero(t)[0], [0, 2])
+
+
+def test_prod_over_an_empty_axis() -> None:
+    x = Tensor(np.ones((2, 0)), requires_grad=True)
+    out = x.prod(axis=1)
+    np.testing.assert_array_equal(out.data, [1.0, 1.0])
+    out.sum().backward()
+    assert x.grad.shape == (2, 0)

@@ -54,6 +54,8 @@ class ExclusiveProd(Function):
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, axis: int) -> np.ndarray:
         ctx.save_for_backward(x, axis)
+        if x.size == 0:  # an empty slice has no elements to leave out
+            return np.zeros_like(x)
         moved = np.moveaxis(x, axis, -1)
         ones = np.ones((*moved.shape[:-1], 1), dtype=x.dtype)
         before = np.cumprod(np.concatenate([ones, moved[..., :-1]], axis=-1), axis=-1)
