@@ -499,9 +499,11 @@ def _where(a: Tensor, b: Tensor, cond: np.ndarray, as_tensor: bool) -> Tensor:
     return tnn.where(Tensor(cond) if as_tensor else cond, a, b)
 
 
-def _squared_error(p: np.ndarray, t: np.ndarray, reduction: str) -> np.ndarray:
-    squares = (p - t) ** 2
-    return {"sum": np.sum, "mean": np.mean, "none": np.asarray}[reduction](squares)
+def _reduce(values: np.ndarray, reduction: str) -> np.ndarray:
+    return {"sum": np.sum, "mean": np.mean, "none": np.asarray}[reduction](values)
+
+
+REDUCTION = st.sampled_from(["sum", "mean", "none"])
 
 
 def _linear_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -858,13 +860,49 @@ OPS = [
         params=reduction_params,
     ),
     Op(
+        "absolute_error",
+        lambda p, target, reduction: tnn.losses.absolute_error(p, target, reduction),
+        lambda p, target, reduction: _reduce(np.abs(p - target), reduction),
+        domains=(OFF_HALVES,),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"target": HALF.arrays(shapes[0], dtype), "reduction": REDUCTION}
+        ),
+    ),
+    Op(
+        "cross_entropy",
+        lambda logits, labels, reduction: tnn.losses.cross_entropy(logits, labels, reduction),
+        lambda logits, labels, reduction: _reduce(
+            -special.log_softmax(logits, axis=-1)[np.arange(len(labels)), labels], reduction
+        ),
+        tst.shapes(min_dims=2, max_dims=2).map(lambda shape: (shape,)),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {
+                "labels": hnp.arrays(
+                    np.int64, shapes[0][:1], elements=st.integers(0, shapes[0][1] - 1)
+                ),
+                "reduction": REDUCTION,
+            }
+        ),
+    ),
+    Op(
+        "l1_penalty",
+        lambda *ts: tnn.losses.l1_penalty(ts),
+        lambda *a: sum(np.abs(x).sum() for x in a),
+        TWO,
+        (NO_KINK,),
+    ),
+    Op(
+        "l2_penalty",
+        lambda *ts: tnn.losses.l2_penalty(ts),
+        lambda *a: sum((x * x).sum() for x in a),
+        TWO,
+    ),
+    Op(
         "squared_error",
         lambda p, t, reduction: tnn.losses.squared_error(p, t, reduction),
-        lambda p, t, reduction: _squared_error(p, t, reduction),
+        lambda p, t, reduction: _reduce((p - t) ** 2, reduction),
         ONE.map(lambda s: (s[0], s[0])),
-        params=lambda shapes, dtype: st.fixed_dictionaries(
-            {"reduction": st.sampled_from(["sum", "mean", "none"])}
-        ),
+        params=lambda shapes, dtype: st.fixed_dictionaries({"reduction": REDUCTION}),
     ),
 ]
 
