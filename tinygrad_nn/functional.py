@@ -119,21 +119,29 @@ def mish(x: Tensor) -> Tensor:
 
 
 def hardswish(x: Tensor) -> Tensor:
-    """x relu6(x + 3) / 6: 0 below -3, x above 3;  clip's gradient is 1 at the bounds."""
+    """x (x + 3) / 6 on (-3, 3), 0 below, x above;  gradient (2x + 3) / 6 inside, 0 at and
+    below -3, 1 at and above 3 (PyTorch's)."""
     x = as_tensor(x)
-    return x * ops.Clip.apply(x + 3.0, lo=0.0, hi=6.0) * (1.0 / 6.0)
+    data = x.data
+    middle = x * (x + 3.0) * (1.0 / 6.0)
+    upper = ops.Where.apply(x, middle, cond=data >= 3.0)
+    return ops.Where.apply(as_tensor(0.0, like=x), upper, cond=data <= -3.0)
 
 
 def relu6(x: Tensor) -> Tensor:
-    """min(max(x, 0), 6);  gradient 1 on [0, 6] (bounds included, as `Tensor.clip`), else 0."""
-    return ops.Clip.apply(as_tensor(x), lo=0.0, hi=6.0)
+    """min(max(x, 0), 6);  gradient 1 on (0, 6), 0 elsewhere and at the bounds (PyTorch's)."""
+    return hardtanh(x, 0.0, 6.0)
 
 
 def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """x clipped to [min_val, max_val];  gradient 1 inside (bounds included), else 0."""
+    """x clipped to [min_val, max_val];  gradient 1 strictly inside, 0 elsewhere (PyTorch's;
+    `Tensor.clip` keeps 1 at the bounds)."""
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
-    return ops.Clip.apply(as_tensor(x), lo=min_val, hi=max_val)
+    x = as_tensor(x)
+    data = x.data
+    inside = (data > min_val) & (data < max_val)
+    return ops.Where.apply(x, np.asarray(np.clip(data, min_val, max_val)), cond=inside)
 
 
 def logsigmoid(x: Tensor) -> Tensor:

@@ -66,6 +66,9 @@ class TensorMath:
     def __rmod__(self: Any, other: Any) -> Tensor:
         return routines.mod(other, self)
 
+    def __abs__(self: Any) -> Tensor:
+        return routines.abs(self)
+
     # ------------------------------------------------------------------ reductions
 
     def sum(self: Any, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
