@@ -226,3 +226,25 @@ def shutil_which_dot() -> bool:
     import shutil
 
     return shutil.which("dot") is not None
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--batches", "5", "at least 10"), ("--lr", "nan", "positive"), ("--seed", "-1", ">= 0")],
+)
+def test_bad_values_are_refused_before_training(tmp_path, capsys, option, value, message):
+    from tinygrad_nn import cli
+
+    assert cli.main(["demo", "--out", str(tmp_path / "out"), option, value]) == 2
+    err = capsys.readouterr().err
+    assert "tinygrad-nn demo: error:" in err and message in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_an_unusable_out_folder_is_refused_before_training(tmp_path, capsys):
+    from tinygrad_nn import cli
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["demo", "--out", str(blocker)]) == 2
+    assert "is not a folder" in capsys.readouterr().err

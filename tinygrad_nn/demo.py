@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import warnings
@@ -26,14 +27,14 @@ import numpy as np
 
 import tinygrad_nn as tnn
 from tinygrad_nn import data, losses
-from tinygrad_nn._files import atomic_path
+from tinygrad_nn._files import atomic_path, prepare_output_folder
 from tinygrad_nn._random import as_generator
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.nn.diagnostics import dead_units
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.tensor import Tensor
 
-__all__ = ["DemoConfig", "DemoResult", "add_arguments", "run", "train"]
+__all__ = ["DemoConfig", "DemoResult", "add_arguments", "run", "train", "validate"]
 
 
 @dataclass(frozen=True)
@@ -230,14 +231,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show", action="store_true", help="open the plots in windows")
 
 
+def validate(args: argparse.Namespace) -> None:
+    """Refuse bad values and an unusable --out before any training (exit status 2)."""
+    if args.batches < 10:
+        raise ValueError(
+            f"--batches must be at least 10 (the summary compares 10-step windows), got "
+            f"{args.batches}"
+        )
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive number, got {args.lr}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    prepare_output_folder(args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print the article's summary line, write the outputs."""
-    if args.batches < 10:
-        print(
-            "demo: --batches must be at least 10 (the summary compares 10-step windows)",
-            file=sys.stderr,
-        )
-        return 2
     config = DemoConfig(
         seed=args.seed,
         batches=args.batches,

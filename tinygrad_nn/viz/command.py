@@ -13,6 +13,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tinygrad_nn._files import check_output_file
+
 if TYPE_CHECKING:
     from tinygrad_nn.nn import MLP
     from tinygrad_nn.tensor import Tensor
@@ -51,16 +53,11 @@ def validate(args: argparse.Namespace) -> None:
     """Refuse bad values before any work; create the folders of the output files."""
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"--html must name an .html file, got {args.html!r}")
     for option, value in (("--out", args.out), ("--html", args.html)):
-        if value is None:
-            continue
-        if option == "--html" and Path(value).suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"--html must name an .html file, got {value!r}")
-        folder = Path(value).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"cannot create the folder of {option} {value!r}: {error}") from error
+        if value is not None:
+            check_output_file(value, option=option)
 
 
 def build_loss(seed: int = 0, batch_size: int = 32, l2: float = 0.0) -> tuple[MLP, Tensor]:
