@@ -85,8 +85,20 @@ _SQRT_TWO_OVER_PI = (2.0 / 3.141592653589793) ** 0.5
 
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
-    """x Phi(x) with Phi the standard normal CDF, 0.5 x (1 + erf(x / sqrt 2));
-    ``approximate="tanh"``: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))), as PyTorch."""
+    """x Phi(x) with Phi the standard normal CDF, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch.
+
+    Args:
+        x: a Tensor.
+        approximate: "none" (the exact form) or "tanh":
+            0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))).
+
+    Returns:
+        GELU(x), elementwise.
+
+    Example:
+        >>> round(gelu(Tensor(1.0)).item(), 4), round(gelu(Tensor(1.0), "tanh").item(), 4)
+        (0.8413, 0.8412)
+    """
     x = as_tensor(x)
     if approximate == "none":
         return x * (ops.Erf.apply(x * _SQRT_HALF) + 1.0) * 0.5
@@ -104,7 +116,20 @@ def silu(x: Tensor) -> Tensor:
 
 def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's);
-    the gradient is sigmoid(beta x), and 1 above the threshold."""
+    the gradient is sigmoid(beta x), and 1 above the threshold.
+
+    Args:
+        x: a Tensor.
+        beta: the sharpness (larger is closer to relu).
+        threshold: above ``beta * x > threshold`` the result is x (no exp at all).
+
+    Returns:
+        softplus(x), elementwise, finite for any x.
+
+    Example:
+        >>> round(softplus(Tensor(0.0)).item(), 6)     # log 2
+        0.693147
+    """
     x = as_tensor(x)
     scaled = x * beta
     # logaddexp(0, z) = log(1 + exp(z)) without overflow, whatever z.

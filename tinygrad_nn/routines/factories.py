@@ -112,6 +112,17 @@ def linspace(
     constant fractions t, differentiable in both (array endpoints add a leading axis, as
     in NumPy).
 
+    Args:
+        start, stop: numbers, arrays or Tensors.
+        num: the number of values.
+        endpoint: include ``stop``.
+        dtype: the result's dtype (default: the default dtype, or the endpoints' for
+            Tensors).
+        requires_grad: make a constant-endpoint result a leaf that requires grad.
+
+    Returns:
+        A Tensor of ``num`` values along a new first axis.
+
     Example:
         >>> a = tnn.Tensor(0.0, requires_grad=True)
         >>> tnn.linspace(a, 1.0, 5).tolist()
@@ -173,6 +184,14 @@ def _random_dtype(dtype: Any, name: str) -> np.dtype:
 def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1) from the default generator (seed it with `manual_seed`).
 
+    Args:
+        *shape: the shape, as ints (``rand(2, 3)``) or one tuple (``rand((2, 3))``).
+        dtype: float32 or float64; the default dtype when None.
+        requires_grad: make the result a leaf that requires grad.
+
+    Returns:
+        A new Tensor.
+
     Example:
         >>> tnn.rand(2, 3).shape
         (2, 3)
@@ -184,7 +203,13 @@ def rand(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
 
 
 def randn(*shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples from the default generator (seed it with `manual_seed`)."""
+    """Standard normal samples from the default generator (seed it with `manual_seed`);
+    arguments as for `rand`.
+
+    Example:
+        >>> _ = tnn.manual_seed(0); tnn.randn(2, 2).shape
+        (2, 2)
+    """
     generator = _random.default_generator()
     values = generator.standard_normal(_random_shape(shape), dtype=_random_dtype(dtype, "randn"))
     return _new(values, requires_grad, "randn")

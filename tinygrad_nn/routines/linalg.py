@@ -51,6 +51,17 @@ def tensordot(a: Any, b: Any, axes: int | Sequence[Any] = 2) -> Tensor:
     with b's first N; a pair of sequences names them.
 
     Computed as NumPy does, by transposing and reshaping both to matrices and one matmul.
+
+    Args:
+        a, b: Tensors, arrays or numbers.
+        axes: an int N, or a pair (axes of a, axes of b) of ints or sequences of ints.
+
+    Returns:
+        The free axes of a followed by those of b.
+
+    Example:
+        >>> tnn.tensordot(tnn.Tensor(np.ones((2, 3))), tnn.Tensor(np.ones((3, 4))), 1).shape
+        (2, 4)
     """
     a, b = pair(a, b)
     if isinstance(axes, (int, np.integer)):

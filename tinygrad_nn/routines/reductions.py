@@ -117,8 +117,21 @@ def _degrees_of_freedom(tensor: Tensor, axis: Axis, ddof: float, name: str) -> f
 def var(
     x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, **numpy_only: Any
 ) -> Tensor:
-    """Variance over ``axis``: sum((x - mean)**2) / (n - ddof) (np.var; PyTorch's
-    unbiased estimate is ``ddof=1``)."""
+    """Variance over ``axis``: sum((x - mean)**2) / (n - ddof) (np.var).
+
+    Args:
+        x: a Tensor, array or number.
+        axis: None (all axes), an int or a tuple of ints.
+        keepdims: keep the reduced axes with size 1.
+        ddof: subtracted from the count; PyTorch's unbiased default is ``ddof=1``.
+
+    Returns:
+        The variance; ValueError when ``ddof`` leaves no degrees of freedom.
+
+    Example:
+        >>> tnn.var(tnn.Tensor([1.0, 2.0, 3.0, 4.0]), ddof=1).item()
+        1.6666666666666665
+    """
     if numpy_only:
         refuse(numpy_only, "var")
     tensor = as_tensor(x)
@@ -132,7 +145,22 @@ def var(
 def std(
     x: Any, axis: Axis = None, keepdims: bool = False, ddof: float = 0, **numpy_only: Any
 ) -> Tensor:
-    """Standard deviation over ``axis`` (np.std); the gradient is 0 where it is 0."""
+    """Standard deviation over ``axis`` (np.std); the gradient is 0 where it is 0.
+
+    Args:
+        x: a Tensor, array or number.
+        axis: None (all axes), an int or a tuple of ints.
+        keepdims: keep the reduced axes with size 1.
+        ddof: subtracted from the count (``ddof=1`` is PyTorch's default).
+
+    Returns:
+        sqrt(var(x, axis, keepdims, ddof)).
+
+    Example:
+        >>> x = tnn.Tensor([2.0, 2.0], requires_grad=True)
+        >>> tnn.std(x).backward();  x.grad.tolist()       # zero variance: 0, not NaN
+        [0.0, 0.0]
+    """
     if numpy_only:
         refuse(numpy_only, "std")
     tensor = as_tensor(x)
@@ -189,6 +217,20 @@ def norm(x: Any, ord: Any = None, axis: Axis = None, keepdims: bool = False) -> 
     or 0 (the count of non-zeros, no gradient). Matrices (a 2-D tensor or an axis pair):
     None or "fro" (Frobenius), 1, -1 (max/min column sum of |x|), inf, -inf (rows).
     ``ord=None`` with ``axis=None`` is the 2-norm of all elements, whatever the ndim.
+
+    Args:
+        x: a Tensor, array or number.
+        ord: the order, as above.
+        axis: None, an int (vector norms) or a pair of ints (matrix norms).
+        keepdims: keep the reduced axes with size 1.
+
+    Returns:
+        The norm; ValueError for an order it cannot differentiate (2, -2, "nuc" for
+        matrices) or axes that do not fit.
+
+    Example:
+        >>> tnn.norm(tnn.Tensor([3.0, -4.0])).item(), tnn.norm(tnn.Tensor([3.0, -4.0]), 1).item()
+        (5.0, 7.0)
     """
     tensor = as_tensor(x)
     if axis is None and ord is None:

@@ -370,8 +370,23 @@ def tril(x: Any, k: int = 0) -> Tensor:
 
 @implements(np.take_along_axis)
 def take_along_axis(x: Any, indices: Any, axis: int | None) -> Tensor:
-    """Pick ``indices`` (an integer array shaped like x, or broadcasting) along ``axis``
-    (np.take_along_axis); gradients go back to the picked positions, repeats adding up."""
+    """Pick ``indices`` along ``axis`` (np.take_along_axis); gradients go back to the
+    picked positions, repeats adding up.
+
+    Args:
+        x: a Tensor, array or number.
+        indices: an integer array (or Tensor) with x's number of axes, broadcasting
+            against x on the other axes.
+        axis: the axis to pick along, or None for the flattened tensor (1-D indices).
+
+    Returns:
+        ``x[..., indices, ...]`` along ``axis``.
+
+    Example:
+        >>> x = tnn.Tensor([[10.0, 20.0], [30.0, 40.0]])
+        >>> tnn.take_along_axis(x, np.array([[1], [0]]), axis=1).tolist()
+        [[20.0], [30.0]]
+    """
     tensor = as_tensor(x)
     index = np.asarray(indices.data if is_tensor(indices) else indices)
     if index.dtype.kind not in "iu":
@@ -394,7 +409,19 @@ def take_along_axis(x: Any, indices: Any, axis: int | None) -> Tensor:
 @implements(np.sort)
 def sort(x: Any, axis: int | None = -1, **numpy_only: Any) -> Tensor:
     """The values sorted along ``axis`` (the flattened tensor when None), stable; each
-    gradient goes back to the position its value came from."""
+    gradient goes back to the position its value came from.
+
+    Args:
+        x: a Tensor or array with at least one axis.
+        axis: the axis to sort along (default the last), or None.
+
+    Returns:
+        A sorted copy (ascending); NumPy's ``kind=`` is accepted, the sort is always stable.
+
+    Example:
+        >>> tnn.sort(tnn.Tensor([3.0, 1.0, 2.0])).tolist()
+        [1.0, 2.0, 3.0]
+    """
     refuse({k: v for k, v in numpy_only.items() if k != "kind"}, "sort")
     tensor = as_tensor(x)
     if axis is None:
