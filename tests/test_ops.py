@@ -826,6 +826,55 @@ OPS = [
     Op("tril", Tensor.tril, np.tril, AT_LEAST_2D, params=k_params),
     Op("take_along_axis", tnn.take_along_axis, np.take_along_axis, ONE_ND, params=take_params),
     Op("sort", tnn.sort, np.sort, ONE_ND, (DISTINCT,), params=sort_params),
+    # more of NumPy's array manipulation (peers' suites use them)
+    Op("atleast_1d", tnn.atleast_1d, np.atleast_1d),
+    Op("atleast_2d", tnn.atleast_2d, np.atleast_2d),
+    Op("atleast_3d", tnn.atleast_3d, np.atleast_3d),
+    Op("dstack", lambda *ts: tnn.dstack(ts), lambda *arrays: np.dstack(arrays), STACK),
+    Op(
+        "column_stack",
+        lambda *ts: tnn.column_stack(ts),
+        lambda *arrays: np.column_stack(arrays),
+        STACK.filter(lambda s: 1 <= len(s[0]) <= 2),
+    ),
+    Op("fliplr", tnn.fliplr, np.fliplr, AT_LEAST_2D),
+    Op("flipud", tnn.flipud, np.flipud, ONE_ND),
+    Op(
+        "rot90",
+        tnn.rot90,
+        np.rot90,
+        AT_LEAST_2D,
+        params=lambda shapes, dtype: two_axes_params(shapes, dtype).flatmap(
+            lambda p: st.integers(-5, 5).map(lambda k: {"k": k, "axes": (p["axis1"], p["axis2"])})
+        ),
+    ),
+    Op(
+        "diag_vector",
+        tnn.diag,
+        np.diag,
+        tst.shapes(min_dims=1, max_dims=1).map(lambda s: (s,)),
+        params=k_params,
+    ),
+    Op("diag_matrix", tnn.diag, np.diag, MATRIX, params=k_params),
+    Op(
+        "diff",
+        tnn.diff,
+        np.diff,
+        ONE_ND,
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"n": st.integers(0, 3), "axis": st.integers(-len(shapes[0]), len(shapes[0]) - 1)}
+        ),
+    ),
+    Op(
+        "average_weighted",
+        lambda t, w, axis: tnn.average(t, axis=axis, weights=w),
+        lambda a, w, axis: np.average(a, axis=axis, weights=w),
+        ONE.map(lambda s: (s[0], s[0])),
+        (ANY, POSITIVE),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"axis": st.none() | st.integers(0, len(shapes[0]) - 1) if shapes[0] else st.none()}
+        ),
+    ),
     # ---------------------------------------------------------------- linear algebra
     Op("dot", tnn.dot, np.dot, DOT),
     Op("outer", tnn.outer, np.outer, PAIR_OF_ANY),

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "argmax",
     "argmin",
+    "average",
     "cumprod",
     "cumsum",
     "logsumexp",
@@ -53,6 +54,38 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False, **numpy_only: Any) -
     if count == 0:
         raise ValueError(f"mean: cannot average over an empty axis of shape {tensor.shape}")
     return total * (1.0 / count)
+
+
+@implements(np.average)
+def average(
+    x: Any, axis: Axis = None, weights: Any = None, returned: bool = False, keepdims: bool = False
+) -> Any:
+    """The weighted mean sum(x * w) / sum(w) over ``axis`` (np.average), differentiable in
+    x and in Tensor weights; 1-D weights apply along a single ``axis``. With ``returned``,
+    the pair (average, sum of weights)."""
+    tensor = as_tensor(x)
+    if weights is None:
+        result = mean(tensor, axis=axis, keepdims=keepdims)
+        count = tensor.size // result.size if result.size else 0
+        return (
+            (result, make_tensor(np.full(result.shape, count, tensor.dtype), False))
+            if returned
+            else result
+        )
+    weight = as_tensor(weights, like=tensor)
+    if weight.shape != tensor.shape:
+        if axis is None or not isinstance(axis, (int, np.integer)) or weight.ndim != 1:
+            raise ValueError(
+                f"average: weights of shape {weight.shape} need the shape of x {tensor.shape}, "
+                "or one axis= and 1-D weights along it"
+            )
+        along = axes_list(axis, tensor.ndim, "average")[0]
+        weight = ops.Reshape.apply(weight, shape=(-1,) + (1,) * (tensor.ndim - along - 1))
+    total = ops.Sum.apply(
+        ops.BroadcastTo.apply(weight, shape=tensor.shape), axis=axis, keepdims=keepdims
+    )
+    result = ops.Sum.apply(tensor * weight, axis=axis, keepdims=keepdims) / total
+    return (result, total) if returned else result
 
 
 @implements(np.max, np.amax)

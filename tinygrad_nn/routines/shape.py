@@ -23,10 +23,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "array_split",
+    "atleast_1d",
+    "atleast_2d",
+    "atleast_3d",
     "broadcast_to",
+    "column_stack",
+    "diag",
     "diagonal",
+    "diff",
+    "dstack",
     "expand_dims",
     "flip",
+    "fliplr",
+    "flipud",
     "hstack",
     "moveaxis",
     "pad",
@@ -34,6 +43,7 @@ __all__ = [
     "repeat",
     "reshape",
     "roll",
+    "rot90",
     "sort",
     "split",
     "squeeze",
@@ -142,6 +152,38 @@ def _at_least(tensor: Tensor, ndim: int) -> Tensor:
     return ops.Reshape.apply(tensor, shape=(1,) * (ndim - tensor.ndim) + tensor.shape)
 
 
+def _at_least_all(name: str, ndim: int, tensors: tuple[Any, ...]) -> Tensor | list[Tensor]:
+    if not tensors:
+        raise TypeError(f"{name}: give at least one tensor")
+    results = []
+    for given in tensors:
+        tensor = as_tensor(given)
+        if ndim == 3 and tensor.ndim in (1, 2):  # NumPy: (n,) -> (1, n, 1), (m, n) -> (m, n, 1)
+            shape = (1, *tensor.shape, 1) if tensor.ndim == 1 else (*tensor.shape, 1)
+            tensor = ops.Reshape.apply(tensor, shape=shape)
+        results.append(_at_least(tensor, ndim))
+    return results[0] if len(results) == 1 else results
+
+
+@implements(np.atleast_1d)
+def atleast_1d(*tensors: Any) -> Tensor | list[Tensor]:
+    """Each tensor with at least one axis (a 0-d one becomes shape (1,))."""
+    return _at_least_all("atleast_1d", 1, tensors)
+
+
+@implements(np.atleast_2d)
+def atleast_2d(*tensors: Any) -> Tensor | list[Tensor]:
+    """Each tensor with at least two axes (a vector becomes a row)."""
+    return _at_least_all("atleast_2d", 2, tensors)
+
+
+@implements(np.atleast_3d)
+def atleast_3d(*tensors: Any) -> Tensor | list[Tensor]:
+    """Each tensor with at least three axes, as np.atleast_3d: (n,) -> (1, n, 1),
+    (m, n) -> (m, n, 1)."""
+    return _at_least_all("atleast_3d", 3, tensors)
+
+
 @implements(np.vstack)
 def vstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
     """Stack rows: 1-D tensors become rows, then join along axis 0 (np.vstack)."""
@@ -158,6 +200,21 @@ def hstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
         refuse(numpy_only, "hstack")
     parts = [_at_least(as_tensor(t), 1) for t in _sequence(tensors, "hstack")]
     return ops.Concatenate.apply(*parts, axis=0 if parts[0].ndim == 1 else 1)
+
+
+@implements(np.dstack)
+def dstack(tensors: Sequence[Any]) -> Tensor:
+    """Join along the third axis after `atleast_3d` (np.dstack)."""
+    parts = [atleast_3d(t) for t in _sequence(tensors, "dstack")]
+    return ops.Concatenate.apply(*parts, axis=2)
+
+
+@implements(np.column_stack)
+def column_stack(tensors: Sequence[Any]) -> Tensor:
+    """1-D tensors become columns, then join along axis 1 (np.column_stack)."""
+    parts = [as_tensor(t) for t in _sequence(tensors, "column_stack")]
+    parts = [ops.Reshape.apply(t, shape=(-1, 1)) if t.ndim < 2 else t for t in parts]
+    return ops.Concatenate.apply(*parts, axis=1)
 
 
 def _sequence(tensors: Any, name: str) -> list[Any]:
@@ -217,6 +274,36 @@ def flip(x: Any, axis: int | Sequence[int] | None = None) -> Tensor:
     if axis is not None:
         axis = tuple(axes_list(axis, tensor.ndim, "flip"))
     return ops.Flip.apply(tensor, axis=axis)
+
+
+@implements(np.fliplr)
+def fliplr(x: Any) -> Tensor:
+    """Reverse axis 1 (np.fliplr)."""
+    return flip(x, 1)
+
+
+@implements(np.flipud)
+def flipud(x: Any) -> Tensor:
+    """Reverse axis 0 (np.flipud)."""
+    return flip(x, 0)
+
+
+@implements(np.rot90)
+def rot90(x: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Tensor:
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes``, from the first axis
+    towards the second (np.rot90)."""
+    tensor = as_tensor(x)
+    first, second = axes_list(tuple(axes), tensor.ndim, "rot90")
+    if first == second:
+        raise ValueError(f"rot90: the two axes must differ, got {tuple(axes)}")
+    turns = int(k) % 4
+    if turns == 0:
+        return tensor
+    if turns == 2:
+        return flip(tensor, (first, second))
+    if turns == 1:
+        return swapaxes(flip(tensor, second), first, second)
+    return flip(swapaxes(tensor, first, second), second)
 
 
 @implements(np.roll)
@@ -341,6 +428,38 @@ def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     steps = np.arange(length)
     start_row, start_column = (0, offset) if offset >= 0 else (-offset, 0)
     return moved[..., steps + start_row, steps + start_column]
+
+
+@implements(np.diag)
+def diag(x: Any, k: int = 0) -> Tensor:
+    """A 1-D tensor placed on diagonal ``k`` of a square matrix, or a 2-D tensor's
+    diagonal ``k`` (np.diag)."""
+    tensor = as_tensor(x)
+    if tensor.ndim == 2:
+        return diagonal(tensor, k)
+    if tensor.ndim != 1:
+        raise ValueError(f"diag: needs a 1-D or 2-D tensor, got shape {tensor.shape}")
+    size = tensor.shape[0] + abs(k)
+    steps = np.arange(tensor.shape[0])
+    index = (steps - min(k, 0), steps + max(k, 0))
+    return ops.ScatterAdd.apply(tensor, shape=(size, size), index=index)
+
+
+@implements(np.diff)
+def diff(x: Any, n: int = 1, axis: int = -1, **numpy_only: Any) -> Tensor:
+    """The ``n``-th differences along ``axis``: x[1:] - x[:-1], ``n`` times (np.diff)."""
+    if numpy_only:
+        refuse(numpy_only, "diff")
+    tensor = as_tensor(x)
+    if tensor.ndim == 0:
+        raise ValueError("diff: needs at least one axis, got a 0-d tensor")
+    axis = axes_list(axis, tensor.ndim, "diff")[0]
+    if n < 0:
+        raise ValueError(f"diff: the order n must be >= 0, got {n}")
+    prefix = (slice(None),) * axis
+    for _ in range(n):
+        tensor = tensor[(*prefix, slice(1, None))] - tensor[(*prefix, slice(None, -1))]
+    return tensor
 
 
 def _triangle(x: Any, k: int, name: str, upper: bool) -> Tensor:
