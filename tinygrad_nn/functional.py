@@ -21,11 +21,21 @@ if TYPE_CHECKING:
 
 __all__ = [
     "concatenate",
+    "elu",
+    "gelu",
+    "hardswish",
+    "hardtanh",
+    "leaky_relu",
     "linear",
     "log_softmax",
+    "logsigmoid",
+    "mish",
     "relu",
+    "relu6",
     "sigmoid",
+    "silu",
     "softmax",
+    "softplus",
     "stack",
     "tanh",
     "where",
@@ -45,6 +55,124 @@ def sigmoid(x: Tensor) -> Tensor:
 def tanh(x: Tensor) -> Tensor:
     """tanh(x), elementwise."""
     return ops.Tanh.apply(x)
+
+
+# PyTorch's activations, each a composite of primitives (so twice differentiable with no
+# derivative of its own). Where a branch could overflow (exp of a large input) its input
+# is clipped first: the branch is not used there, but its gradient, 0 * inf, would be NaN.
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """x if x > 0 else negative_slope * x;  the gradient at 0 is negative_slope (PyTorch's).
+
+    Example:
+        >>> leaky_relu(Tensor([-2.0, 3.0]), 0.1).tolist()
+        [-0.2, 3.0]
+    """
+    x = as_tensor(x)
+    return ops.Where.apply(x, x * negative_slope, cond=x.data > 0)
+
+
+def elu(x: Tensor, alpha: float = 1.0) -> Tensor:
+    """x if x > 0 else alpha (exp(x) - 1);  gradient 1 for x > 0, alpha exp(x) otherwise."""
+    x = as_tensor(x)
+    negative = ops.Expm1.apply(ops.Clip.apply(x, lo=None, hi=0.0)) * alpha
+    return ops.Where.apply(x, negative, cond=x.data > 0)
+
+
+_SQRT_HALF = 0.5**0.5
+_SQRT_TWO_OVER_PI = (2.0 / 3.141592653589793) ** 0.5
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x Phi(x) with Phi the standard normal CDF, 0.5 x (1 + erf(x / sqrt 2)), as PyTorch.
+
+    Args:
+        x: a Tensor.
+        approximate: "none" (the exact form) or "tanh":
+            0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x**3))).
+
+    Returns:
+        GELU(x), elementwise.
+
+    Example:
+        >>> round(gelu(Tensor(1.0)).item(), 4), round(gelu(Tensor(1.0), "tanh").item(), 4)
+        (0.8413, 0.8412)
+    """
+    x = as_tensor(x)
+    if approximate == "none":
+        return x * (ops.Erf.apply(x * _SQRT_HALF) + 1.0) * 0.5
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * _SQRT_TWO_OVER_PI
+        return x * (ops.Tanh.apply(inner) + 1.0) * 0.5
+    raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+def silu(x: Tensor) -> Tensor:
+    """x sigmoid(x) (also called swish)."""
+    x = as_tensor(x)
+    return x * ops.Sigmoid.apply(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's);
+    the gradient is sigmoid(beta x), and 1 above the threshold.
+
+    Args:
+        x: a Tensor.
+        beta: the sharpness (larger is closer to relu).
+        threshold: above ``beta * x > threshold`` the result is x (no exp at all).
+
+    Returns:
+        softplus(x), elementwise, finite for any x.
+
+    Example:
+        >>> round(softplus(Tensor(0.0)).item(), 6)     # log 2
+        0.693147
+    """
+    x = as_tensor(x)
+    scaled = x * beta
+    # logaddexp(0, z) = log(1 + exp(z)) without overflow, whatever z.
+    smooth = ops.Logaddexp.apply(as_tensor(0.0, like=x), scaled) * (1.0 / beta)
+    return ops.Where.apply(x, smooth, cond=scaled.data > threshold)
+
+
+def mish(x: Tensor) -> Tensor:
+    """x tanh(softplus(x))."""
+    x = as_tensor(x)
+    return x * ops.Tanh.apply(softplus(x))
+
+
+def hardswish(x: Tensor) -> Tensor:
+    """x (x + 3) / 6 on (-3, 3), 0 below, x above;  gradient (2x + 3) / 6 inside, 0 at and
+    below -3, 1 at and above 3 (PyTorch's)."""
+    x = as_tensor(x)
+    data = x.data
+    middle = x * (x + 3.0) * (1.0 / 6.0)
+    upper = ops.Where.apply(x, middle, cond=data >= 3.0)
+    return ops.Where.apply(as_tensor(0.0, like=x), upper, cond=data <= -3.0)
+
+
+def relu6(x: Tensor) -> Tensor:
+    """min(max(x, 0), 6);  gradient 1 on (0, 6), 0 elsewhere and at the bounds (PyTorch's)."""
+    return hardtanh(x, 0.0, 6.0)
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    """x clipped to [min_val, max_val];  gradient 1 strictly inside, 0 elsewhere (PyTorch's;
+    `Tensor.clip` keeps 1 at the bounds)."""
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val {min_val} must not exceed max_val {max_val}")
+    x = as_tensor(x)
+    data = x.data
+    inside = (data > min_val) & (data < max_val)
+    return ops.Where.apply(x, np.asarray(np.clip(data, min_val, max_val)), cond=inside)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(sigmoid(x)) = -log(1 + exp(-x)), stable for any x;  gradient sigmoid(-x)."""
+    x = as_tensor(x)
+    return -ops.Logaddexp.apply(as_tensor(0.0, like=x), -x)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -91,7 +91,8 @@ def normal(
         tensor: a floating Tensor or ndarray, filled in place (its dtype is kept).
         mean: mean of the distribution.
         std: standard deviation (>= 0).
-        rng: a ``numpy.random.Generator``, an int seed, or None for fresh entropy.
+        rng: a ``numpy.random.Generator``, an int seed, or None (the default generator,
+            which `tnn.manual_seed` seeds).
 
     Returns:
         ``tensor`` itself.
