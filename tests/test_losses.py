@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tinygrad_nn import Tensor, losses
 from tinygrad_nn.nn import MLP
+from tinygrad_nn.testing import gradcheck
 from tinygrad_nn.viz import trace_backward
 
 REDUCE = {"sum": np.sum, "mean": np.mean, "none": lambda values: values}
@@ -218,8 +219,6 @@ def test_squared_error_large_inputs(dtype: type, size: int) -> None:
 
 
 # ---------------------------------------------------------------------- PyTorch's losses
-
-from tinygrad_nn.testing import gradcheck  # noqa: E402
 
 
 def log_softmax_np(x: np.ndarray) -> np.ndarray:
