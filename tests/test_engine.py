@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_nn as tnn
-from tinygrad_nn import Function, Tensor, ops
+from tinygrad_nn import Function, Tensor, autograd, ops
 from tinygrad_nn.autograd import unbroadcast
 from tinygrad_nn.functional import linear
 
@@ -294,17 +294,22 @@ def test_retain_graph_allows_repeated_backward_that_accumulates():
         loss.backward()
 
 
-def test_backward_releases_saved_arrays_and_links():
+def test_backward_releases_saved_arrays_and_intermediate_data_but_keeps_the_structure():
     x = Tensor(np.ones((3, 2)))
     w = leaf(np.ones((2, 4)))
     hidden = (x @ w).relu()
     loss = hidden.sum()
-    nodes = [hidden._ctx, hidden._ctx.parents[0]._ctx, loss._ctx]
+    nodes = [hidden.grad_fn, hidden.grad_fn.parents[0].grad_fn, loss.grad_fn]
     assert nodes[1].saved is not None
     loss.backward()
     for node in nodes:
-        assert node.saved is None
-        assert node.parents is None
+        assert autograd.is_released(node)
+    (released_hidden,) = loss.grad_fn.parents
+    assert isinstance(released_hidden, autograd.ReleasedTensor)
+    assert released_hidden.data is None and released_hidden.shape == (3, 4)
+    assert released_hidden.grad_fn is hidden.grad_fn  # the links stay, down to the leaves
+    matmul = hidden.grad_fn.parents[0].grad_fn
+    assert matmul.parents[1] is w and matmul.parents[0] is x
 
 
 def test_retain_graph_keeps_saved_arrays():
@@ -320,7 +325,8 @@ def test_unused_branch_is_freed_too():
     y_branch = y.exp()
     out = FirstOnly.apply(x, y_branch)  # y_branch's node receives no gradient
     out.sum().backward()
-    assert y_branch._ctx.saved is None and y_branch._ctx.parents is None
+    assert autograd.is_released(y_branch.grad_fn)
+    assert y_branch.grad_fn.parents == (y,)  # the structure stays: a link to the leaf
     assert y.grad is None
     np.testing.assert_array_equal(x.grad, [1.0])
 

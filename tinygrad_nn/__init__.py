@@ -17,17 +17,19 @@ from tinygrad_nn.autograd import (
     detect_anomaly,
     enable_grad,
     get_default_dtype,
-    grad,
+    gradients,
     is_anomaly_enabled,
     is_grad_enabled,
     no_grad,
     set_default_dtype,
-    value_and_grad,
 )
 from tinygrad_nn.capture import capture_step
 from tinygrad_nn.functional import concatenate, stack, where
 from tinygrad_nn.io import load, save
-from tinygrad_nn.tensor import Tensor
+from tinygrad_nn.routines import *  # noqa: F403 (NumPy-named functions: tnn.exp, tnn.sum ...)
+from tinygrad_nn.routines import __all__ as _routine_names
+from tinygrad_nn.tensor import Tensor  # first: it registers itself with the engine
+from tinygrad_nn.transforms import grad, hessian, hvp, jacobian, jvp, value_and_grad, vjp
 
 __version__ = "0.1.0"
 
@@ -52,8 +54,13 @@ __all__ = [
     "enable_grad",
     "get_default_dtype",
     "grad",
+    "gradients",
+    "hessian",
+    "hvp",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "jacobian",
+    "jvp",
     "load",
     "losses",
     "nn",
@@ -63,5 +70,7 @@ __all__ = [
     "set_default_dtype",
     "stack",
     "value_and_grad",
+    "vjp",
     "where",
+    *_routine_names,
 ]

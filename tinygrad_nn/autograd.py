@@ -1,20 +1,32 @@
 """The autodiff engine: `Function` (op and graph node), grad mode and the backward pass.
 
 Every differentiable operation is a `Function` subclass with a static ``forward`` and
-``backward`` that work on plain ndarrays. Applying one to Tensors records a graph node
-(the Function instance itself, also called ``ctx``) on the output tensor::
+``backward``. Applying one to Tensors records a graph node (the Function instance
+itself, also called ``ctx``) on the output tensor::
 
     x ──┐
-        ├─ Mul ── y ── Sum ── loss        loss._ctx is a Sum node whose parents are (y,)
-    w ──┘                                 y._ctx is a Mul node whose parents are (x, w)
+        ├─ Mul ── y ── Sum ── loss        loss.grad_fn is a Sum node whose parents are (y,)
+    w ──┘                                 y.grad_fn is a Mul node whose parents are (x, w)
 
-``loss.backward()`` walks that graph once in reverse topological order. Each node turns
-the gradient of its output into gradients of its inputs (a vector-Jacobian product);
-the engine sums broadcast axes back to each input's shape (`unbroadcast`), checks shapes,
-accumulates contributions, and stores the result in ``.grad`` of the leaf tensors.
+Backward walks that graph once, newest node first (`backward_order`), in one routine
+(`backpropagate`) that every caller shares: ``Tensor.backward``, `gradients` (and the
+function transforms built on it), `tinygrad_nn.capture` replays and
+`tinygrad_nn.viz.trace_backward`. Each node turns the gradient of its output into
+gradients of its inputs (a vector-Jacobian product); the engine sums broadcast axes back to
+each input's shape (`unbroadcast`), checks shapes and dtypes, and adds up contributions in a
+dict that belongs to the pass. Leaves' ``.grad`` are written only after the whole pass
+succeeded, under a lock, so an exception, a KeyboardInterrupt or a second thread never
+leaves a gradient half-written or pending.
 
-A node references its input tensors and its saved arrays, never its output tensor, so
-tensors and nodes form no reference cycles and a dropped graph is freed at once.
+For a gradient with a graph of its own (``create_graph=True``) the same ``backward`` runs
+on Tensors instead of ndarrays, and its NumPy calls record themselves
+(`tinygrad_nn.dispatch`): each derivative is written once, for every order.
+
+A node references its input tensors and its saved values, never its output tensor, so
+tensors and nodes form no reference cycles and a dropped graph is freed at once. After a
+backward without ``retain_graph`` each node drops what it saved and replaces its
+intermediate inputs by `ReleasedTensor` records (op, shape, dtype, name): the memory
+returns, the structure stays for drawings and traces.
 """
 
 from __future__ import annotations
@@ -31,15 +43,31 @@ if TYPE_CHECKING:
     from tinygrad_nn.tensor import Tensor
 
 __all__ = [
+    "BackwardPass",
     "Function",
+    "ReleasedTensor",
+    "add_backward_observer",
+    "as_tensor",
+    "backpropagate",
     "backward",
+    "backward_order",
     "detect_anomaly",
     "enable_grad",
+    "enter_module",
+    "exit_module",
     "get_default_dtype",
+    "gradients",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "is_recording",
+    "make_node",
+    "make_tensor",
     "no_grad",
+    "register_tensor_type",
+    "remove_backward_observer",
+    "seed_gradient",
     "set_default_dtype",
+    "set_recorder",
     "unbroadcast",
 ]
 
@@ -56,16 +84,25 @@ class _State(threading.local):
     anomaly: bool = False
     # Tuple of the Modules currently being called, outermost first (for graph drawings).
     module_scope: tuple[Any, ...] = ()
-    # Called with the root of every backward, which then keeps its graph (as with
-    # retain_graph=True) so it can still be drawn; set by `tinygrad_nn.viz.keep_graphs`.
-    backward_observers: tuple[Callable[[Tensor], None], ...] = ()
+    # Called with the roots of every backward, which then keeps its graph (as with
+    # retain_graph=True) so it can still be drawn; see `add_backward_observer`.
+    backward_observers: tuple[Callable[[tuple[Tensor, ...]], None], ...] = ()
     # Called with (op class, input tensors, keyword arguments, output) for every op while
     # `tinygrad_nn.capture.capture_step` records a step.
     recorder: Callable[..., None] | None = None
 
 
 _state = _State()
-_next_sequence_number = itertools.count().__next__
+# One counter numbers nodes (creation order) and stamps in-place changes of tensors
+# (Tensor._version), so "changed after this node saved it" is one integer comparison.
+_next_sequence_number = itertools.count(1).__next__
+
+
+def next_version() -> int:
+    """A stamp for a tensor whose data just changed in place (newer than every node so far)."""
+    return _next_sequence_number()
+
+
 _default_dtype = np.dtype(np.float64)
 
 
@@ -163,15 +200,80 @@ def get_default_dtype() -> np.dtype:
     return _default_dtype
 
 
-def _push_module(module: Any) -> tuple[Any, ...]:
-    """Enter a Module call; returns the previous scope to hand back to `_pop_module`."""
+# --------------------------------------------------------------------------- hooks for clients
+# The named interface between the engine and the modules built on it: nn's module scope,
+# capture's recorder, viz's backward observers. Nothing outside this file touches `_state`.
+
+
+def enter_module(module: Any) -> tuple[Any, ...]:
+    """Enter a Module call (nodes made inside record it as their scope, for drawings).
+
+    Returns the previous scope, to hand back to `exit_module` (a token, not a context
+    manager: Module.__call__ is on every model's hot path).
+    """
     previous = _state.module_scope
     _state.module_scope = (*previous, module)
     return previous
 
 
-def _pop_module(previous: tuple[Any, ...]) -> None:
+def exit_module(previous: tuple[Any, ...]) -> None:
+    """Leave a Module call entered with `enter_module`."""
     _state.module_scope = previous
+
+
+def set_recorder(recorder: Callable[..., None] | None) -> Callable[..., None] | None:
+    """Have every op call ``recorder(op class, input tensors, kwargs, output)`` on this thread
+    (None stops it); returns the previous recorder. Used by `tinygrad_nn.capture`."""
+    previous = _state.recorder
+    _state.recorder = recorder
+    return previous
+
+
+def is_recording() -> bool:
+    """True while a recorder set by `set_recorder` is active on this thread."""
+    return _state.recorder is not None
+
+
+def add_backward_observer(observer: Callable[[tuple[Tensor, ...]], None]) -> None:
+    """Call ``observer(roots)`` at the start of every backward on this thread; while any
+    observer is registered, backward keeps its graph (as ``retain_graph=True``)."""
+    _state.backward_observers = (*_state.backward_observers, observer)
+
+
+def remove_backward_observer(observer: Callable[[tuple[Tensor, ...]], None]) -> None:
+    """Undo `add_backward_observer`."""
+    _state.backward_observers = tuple(o for o in _state.backward_observers if o != observer)
+
+
+# --------------------------------------------------------------------------- Tensor hook
+# tensor.py builds on this module, so the engine makes Tensors through the class that
+# tensor.py registers when it is imported, instead of importing it back (no import cycle).
+
+_tensor_type: Any = None
+
+
+def register_tensor_type(tensor_type: type) -> None:
+    """Called once by tinygrad_nn.tensor with the Tensor class."""
+    global _tensor_type
+    _tensor_type = tensor_type
+
+
+def make_tensor(data: np.ndarray, requires_grad: bool) -> Tensor:
+    """Wrap an ndarray as a Tensor without copying or validating it (an op's output)."""
+    tensor: Tensor = _tensor_type._make(data, requires_grad)
+    return tensor
+
+
+def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
+    """``value`` itself if it is a Tensor, else a constant; numbers take ``like``'s float dtype."""
+    if isinstance(value, _tensor_type):
+        return value  # type: ignore[no-any-return]
+    constant: Tensor = _tensor_type._constant(value, like=like)
+    return constant
+
+
+def is_tensor(value: Any) -> bool:
+    return isinstance(value, _tensor_type)
 
 
 # --------------------------------------------------------------------------- Function
@@ -180,7 +282,7 @@ def _pop_module(previous: tuple[Any, ...]) -> None:
 class Function:
     """Base class of every differentiable op; an instance is one node of the graph.
 
-    Subclass it with two static methods that work on ndarrays::
+    Subclass it with two static methods::
 
         class Cube(Function):
             '''f(x) = x**3,  f'(x) = 3 x**2'''
@@ -197,11 +299,16 @@ class Function:
 
         y = Cube.apply(t)
 
-    ``backward`` returns a tuple with one entry per input of ``forward``: the gradient of
-    the loss with respect to that input, or None. It may return a gradient with the shape
-    of the (broadcast) output; the engine sums it back to the input's shape.
-    ``ctx.needs_input_grad[i]`` says whether input ``i`` needs a gradient at all, so an op
-    can skip work (the engine drops gradients that are not needed either way).
+    ``forward`` works on ndarrays. ``backward`` returns a tuple with one entry per input of
+    ``forward``: the gradient of the loss with respect to that input, or None. It may return
+    a gradient with the shape of the (broadcast) output; the engine sums it back to the
+    input's shape. ``ctx.needs_input_grad[i]`` says whether input ``i`` needs a gradient at
+    all, so an op can skip work (the engine drops gradients that are not needed either way).
+
+    Written with NumPy functions and operators on ``grad`` and ``ctx.saved`` (the inputs, the
+    output, shapes and masks), the same ``backward`` also gives higher-order gradients: for
+    those the engine passes Tensors, and the NumPy calls record a graph (see
+    `tinygrad_nn.ops` for the rules).
     """
 
     # The graph links are slots; __dict__ stays so custom ops may set ctx.anything.
@@ -209,12 +316,24 @@ class Function:
 
     # Hint appended to forward errors; ops override it with advice that fits them.
     hint: ClassVar[str] = "check the shapes and dtypes of the inputs"
+    # The error type a forward's OverflowError becomes (an axis or index beyond any size).
+    overflow_error: ClassVar[type[Exception]] = ValueError
 
-    parents: tuple[Tensor, ...] | None
+    parents: tuple[Tensor | ReleasedTensor, ...]
     saved: tuple[Any, ...] | None
     needs_input_grad: tuple[bool, ...]
     scope: tuple[Any, ...]
     seq: int  # creation order; backward visits nodes newest first
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("forward", "backward"):
+            method = cls.__dict__.get(name)
+            if method is not None and not isinstance(method, staticmethod):
+                raise TypeError(
+                    f"{cls.__name__}.{name} must be a @staticmethod taking ctx first "
+                    f"({name}(ctx, ...)); add @staticmethod above its def"
+                )
 
     @classmethod
     def op_name(cls) -> str:
@@ -225,13 +344,18 @@ class Function:
         """Keep ``values`` (arrays or anything else backward needs) until backward runs."""
         self.saved = values
 
+    @property
+    def saved_tensors(self) -> tuple[Any, ...] | None:
+        """PyTorch's name for `saved`."""
+        return self.saved
+
     @staticmethod
     def forward(ctx: Function, *arrays: Any, **kwargs: Any) -> np.ndarray:
         """Compute the output from input ndarrays."""
         raise NotImplementedError
 
     @staticmethod
-    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
         """Map the output's gradient to one gradient (or None) per input."""
         raise NotImplementedError
 
@@ -239,13 +363,14 @@ class Function:
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
         """Run the op on Tensors (or arrays and numbers, taken as constants).
 
-        A graph node is recorded only when grad mode is on and some input requires grad.
+        A graph node is recorded only when grad mode is on, some input requires grad and
+        the output is floating point (an integer or boolean result has no gradient).
         """
-        tensor_type = _tensor_module.Tensor
+        tensor_type = _tensor_type
         tensors = inputs
         for value in inputs:
             if value.__class__ is not tensor_type and not isinstance(value, tensor_type):
-                tensors = _as_tensors(inputs, tensor_type)
+                tensors = _as_tensors(inputs)
                 break
         ctx = cls.__new__(cls)
         ctx.saved = None
@@ -255,29 +380,29 @@ class Function:
         if arity == 2:
             first, second = tensors
             needs = (first.requires_grad, second.requires_grad)
-            arrays = (first.data, second.data)
+            arrays = (first._data, second._data)
         elif arity == 1:
             needs = (tensors[0].requires_grad,)
-            arrays = (tensors[0].data,)
+            arrays = (tensors[0]._data,)
         elif arity == 3:
             first, second, third = tensors
             needs = (first.requires_grad, second.requires_grad, third.requires_grad)
-            arrays = (first.data, second.data, third.data)
+            arrays = (first._data, second._data, third._data)
         else:
             needs = tuple([t.requires_grad for t in tensors])
-            arrays = tuple([t.data for t in tensors])
+            arrays = tuple([t._data for t in tensors])
         ctx.needs_input_grad = needs
         state = _state
-        record = state.grad_enabled and True in needs
         try:
             # Spreading an empty **kwargs still builds a dict: most ops take none.
             out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
-        except (ValueError, IndexError, TypeError) as error:
+        except (ValueError, IndexError, TypeError, OverflowError) as error:
             raise _with_context(cls, tensors, error) from error
         if out.__class__ is not np.ndarray:
             out = np.asarray(out)
         if state.anomaly:
             _check_forward_finite(cls, tensors, out)
+        record = state.grad_enabled and True in needs and out.dtype.kind == "f"
         result = tensor_type._make(out, record)
         if record:
             ctx.parents = tensors
@@ -286,18 +411,33 @@ class Function:
             result._ctx = ctx
         if state.recorder is not None:
             state.recorder(cls, tensors, kwargs, result)
-        return result
+        return result  # type: ignore[no-any-return]
+
+    @classmethod
+    def evaluate(cls, *inputs: Any, **kwargs: Any) -> Any:
+        """Run the op inside another op's backward, differentiably when it matters.
+
+        On ndarrays this is the forward alone (no node, an ndarray back: first-order speed);
+        when any input is a Tensor it is `apply`, so a backward pass that is itself being
+        differentiated records the op. Use it in a backward for an op that has no NumPy
+        function, e.g. ``ScatterAdd.evaluate(grad, shape=..., index=...)``.
+        """
+        for value in inputs:
+            if isinstance(value, _tensor_type):
+                return cls.apply(*inputs, **kwargs)
+        ctx = cls.__new__(cls)
+        ctx.saved = None
+        ctx.needs_input_grad = (False,) * len(inputs)
+        return cls.forward(ctx, *inputs, **kwargs)
 
     def __repr__(self) -> str:
         return f"<{self.op_name()} node>"
 
 
-def _as_tensors(inputs: tuple[Any, ...], tensor_type: type[Tensor]) -> tuple[Tensor, ...]:
+def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     """Wrap numbers and arrays as constants; numbers follow the first tensor's float dtype."""
-    like = next((x for x in inputs if isinstance(x, tensor_type)), None)
-    return tuple(
-        x if isinstance(x, tensor_type) else tensor_type._constant(x, like=like) for x in inputs
-    )
+    like = next((x for x in inputs if isinstance(x, _tensor_type)), None)
+    return tuple(as_tensor(x, like=like) for x in inputs)
 
 
 def _with_context(
@@ -310,6 +450,8 @@ def _with_context(
     """
     shapes = ", ".join(f"{t.shape} {t.dtype}" for t in tensors)
     message = f"{cls.op_name()}: {error} (inputs: {shapes}); {cls.hint}"
+    if isinstance(error, OverflowError):
+        return cls.overflow_error(message)
     for builtin in (ValueError, IndexError, TypeError):
         if isinstance(error, builtin):
             return builtin(message)
@@ -319,7 +461,7 @@ def _with_context(
 def _check_forward_finite(cls: type[Function], tensors: Sequence[Tensor], out: np.ndarray) -> None:
     if out.dtype.kind not in "fc" or np.isfinite(out).all():
         return
-    if all(t.dtype.kind not in "fc" or np.isfinite(t.data).all() for t in tensors):
+    if all(t.dtype.kind not in "fc" or np.isfinite(t._data).all() for t in tensors):
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise RuntimeError(
             f"detect_anomaly: {cls.op_name()} produced NaN or inf in its forward output "
@@ -327,14 +469,73 @@ def _check_forward_finite(cls: type[Function], tensors: Sequence[Tensor], out: n
         )
 
 
+class ReleasedTensor:
+    """What a node keeps of an intermediate input once backward has released the graph.
+
+    The op that made it (``grad_fn``), its shape, dtype and name stay, so the graph can
+    still be drawn and traced; the values are gone (``data`` is None), which is where the
+    graph's memory returns. Leaves and tensors that called ``retain_grad()`` are kept as
+    they are instead.
+    """
+
+    __slots__ = ("_ctx", "dtype", "name", "shape")
+    data = None
+    grad = None
+    requires_grad = True
+    is_leaf = False
+
+    def __init__(self, tensor: Tensor) -> None:
+        self._ctx = tensor._ctx
+        self.shape: tuple[int, ...] = tensor._data.shape
+        self.dtype: np.dtype = tensor._data.dtype
+        self.name: str | None = tensor.name
+
+    @property
+    def grad_fn(self) -> Function | None:
+        return self._ctx
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __repr__(self) -> str:
+        op = self._ctx.op_name() if self._ctx is not None else "?"
+        return f"ReleasedTensor(shape={self.shape}, dtype={self.dtype}, grad_fn={op})"
+
+
+# Marks a node whose saved values a backward without retain_graph released.
+_FREED: tuple[Any, ...] = ("<freed by backward>",)
+
+
+def _release(node: Function) -> None:
+    """Drop what ``node`` saved and its intermediate inputs' data; keep its structure."""
+    node.saved = _FREED
+    node.parents = tuple(
+        parent
+        if parent._ctx is None or parent.__class__ is ReleasedTensor or parent._retains_grad
+        else ReleasedTensor(parent)  # type: ignore[arg-type]
+        for parent in node.parents
+    )
+
+
+def is_released(node: Function) -> bool:
+    """True once a backward without retain_graph has released ``node``'s saved values."""
+    return node.saved is _FREED
+
+
 # --------------------------------------------------------------------------- backward
 
 
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
 
     Leading extra axes are summed away, then axes where ``shape`` has size 1 are summed
-    with keepdims. Raises ValueError when ``grad`` cannot come from broadcasting ``shape``.
+    with keepdims. Works on ndarrays and on Tensors (recording the sums). Raises
+    ValueError when ``grad`` cannot come from broadcasting ``shape``.
 
     Example:
         >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
@@ -352,180 +553,202 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         grad = grad.sum(axis=stretched, keepdims=True)
     if grad.shape != shape:
         raise ValueError(f"gradient of shape {grad.shape} cannot be reduced to shape {shape}")
-    return np.asarray(grad)
+    return grad if isinstance(grad, _tensor_type) else np.asarray(grad)
 
 
-def _backward_order(root: Tensor) -> list[Tensor]:
-    """Non-leaf tensors reachable from ``root``, newest node first.
+def backward_order(roots: Sequence[Tensor], *, allow_released: bool = False) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``roots``, newest node first: the graph walk.
 
     Every node gets a sequence number when it is recorded, and an op's inputs always exist
     before its output, so decreasing sequence numbers are a valid reverse topological
     order: no depth-first bookkeeping, and no recursion whatever the graph's depth. The
-    numbers are unique, so one dict both marks visited nodes and sorts them.
+    numbers are unique, so one dict both marks visited nodes and sorts them. Raises the
+    RuntimeError naming ``retain_graph=True`` when a node was released by a backward,
+    unless ``allow_released`` (drawings and traces walk released graphs too; their
+    intermediate tensors are then `ReleasedTensor` records). Reversed, it is the forward
+    order in which the ops ran.
     """
-    by_number = {root._ctx.seq: root}
-    stack = [root]
+    by_number: dict[int, Tensor] = {}
+    stack = []
+    for root in roots:
+        if root._ctx is not None and root._ctx.seq not in by_number:
+            by_number[root._ctx.seq] = root
+            stack.append(root)
     while stack:
         node = stack.pop()._ctx
-        parents = node.parents
-        if parents is None:
+        if node.saved is _FREED and not allow_released:
             raise RuntimeError(
                 f"backward: the graph through {node.op_name()} was already freed by an "
-                "earlier backward (or one that raised part-way); pass retain_graph=True to "
-                "the first backward() call to backpropagate through the same graph twice"
+                "earlier backward; pass retain_graph=True to the first backward() (or "
+                "tnn.gradients) call to backpropagate through the same graph twice"
             )
-        for parent in parents:
+        for parent in node.parents:
             parent_node = parent._ctx
             if parent_node is not None and parent_node.seq not in by_number:
-                by_number[parent_node.seq] = parent
+                by_number[parent_node.seq] = parent  # type: ignore[assignment]
                 stack.append(parent)
     return [by_number[number] for number in sorted(by_number, reverse=True)]
 
 
-def backward(
-    root: Tensor,
-    grad: Any = None,
+# Serialises the final writes of .grad, so that concurrent backward passes on shared
+# parameters add up exactly (each pass sums into its own dict first).
+_grad_lock = threading.Lock()
+
+
+class BackwardPass:
+    """The results of one `backpropagate`: gradients by tensor id, nothing written yet."""
+
+    __slots__ = ("leaves", "retained")
+
+    def __init__(self) -> None:
+        # id -> [tensor, summed gradient, whether the array is private to the pass]
+        self.leaves: dict[int, list[Any]] = {}
+        self.retained: dict[int, list[Any]] = {}
+
+    def write(self) -> None:
+        """Add the gradients into ``.grad`` of their tensors: all or nothing, under a lock."""
+        _write_grads([*self.leaves.values(), *self.retained.values()])
+
+
+def make_node(cls: type[Function], needs_input_grad: tuple[bool, ...]) -> Function:
+    """A fresh node of op ``cls``, as `Function.apply` makes one, before its forward runs.
+
+    The caller runs ``cls.forward`` with it and then links ``parents`` and the output
+    (`tinygrad_nn.capture` replays do, to reuse the engine's backward).
+    """
+    ctx = cls.__new__(cls)
+    ctx.saved = None
+    ctx.needs_input_grad = needs_input_grad
+    ctx.scope = ()
+    ctx.seq = _next_sequence_number()
+    return ctx
+
+
+def backpropagate(
+    order: Sequence[Tensor],
+    seeds: dict[int, Any],
+    *,
     retain_graph: bool = False,
-    inputs: Sequence[Tensor] | None = None,
-) -> None:
-    """Backpropagate from ``root``; see `Tensor.backward`."""
-    seed = _seed_gradient(root, grad)
-    only = None if inputs is None else _input_ids(inputs)
-    if _state.backward_observers:  # inside tinygrad_nn.viz.keep_graphs(): keep the graph
-        retain_graph = True
-        for observer in _state.backward_observers:
-            observer(root)
-    if root._ctx is None:  # a leaf: its gradient is the seed itself
-        if only is None or id(root) in only:
-            _accumulate(root, seed)
-        return
-    order = _backward_order(root)
-    root._pending_grad = seed
-    leaves: list[Tensor] = []
-    retained: list[tuple[Tensor, np.ndarray]] = []
-    try:
-        _run_backward(order, retain_graph, _state.anomaly, only, leaves, retained)
-    except BaseException:
-        for tensor in (*order, *leaves):
-            tensor._pending_grad = None
-        raise
-    # .grad is written only once the whole pass succeeded: a backward that raises
-    # part-way leaves every .grad as it was.
-    for tensor, tensor_grad in retained:
-        _accumulate(tensor, tensor_grad)
-    for leaf in leaves:
-        leaf_grad, leaf._pending_grad = leaf._pending_grad, None
-        if leaf.grad is None:
-            leaf.grad = leaf_grad
-        else:
-            leaf.grad += leaf_grad
-
-
-def _input_ids(inputs: Any) -> set[int]:
-    """The ids of ``backward(inputs=...)``: a Tensor or a non-empty sequence of them."""
-    tensors = (inputs,) if isinstance(inputs, _tensor_module.Tensor) else tuple(inputs)
-    if not tensors or not all(isinstance(t, _tensor_module.Tensor) for t in tensors):
-        raise ValueError("backward: inputs must be a Tensor or a non-empty sequence of Tensors")
-    return {id(tensor) for tensor in tensors}
-
-
-def _seed_gradient(root: Tensor, grad: Any) -> np.ndarray:
-    if not root.requires_grad:
-        raise RuntimeError(
-            "backward: this tensor does not require grad and has no graph; create the "
-            "inputs with requires_grad=True (and not under no_grad) to get gradients"
-        )
-    if grad is None:
-        data = root.data
-        if data.size != 1:
-            raise RuntimeError(
-                f"backward: grad can be omitted only for a single-element tensor, but this one "
-                f"has shape {root.shape}; reduce it first (e.g. loss.sum()) or pass "
-                f"grad= an array of shape {root.shape}"
-            )
-        seed = np.array(1, dtype=data.dtype)  # np.ones is a Python function, 5x slower
-        return seed if data.ndim == 0 else seed.reshape(data.shape)
-    seed = np.asarray(grad.data if isinstance(grad, _tensor_module.Tensor) else grad)
-    if seed.shape != root.shape:
-        raise ValueError(
-            f"backward: grad has shape {seed.shape} but the tensor has shape {root.shape}; "
-            "pass a gradient of the same shape as the tensor"
-        )
-    return seed.astype(root.dtype, copy=True)
-
-
-def _run_backward(
-    order: list[Tensor],
-    retain_graph: bool,
-    anomaly: bool,
-    only: set[int] | None,
-    leaves: list[Tensor],
-    retained: list[tuple[Tensor, np.ndarray]],
-) -> None:
+    create_graph: bool = False,
+    targets: set[int] | None = None,
+    observer: Callable[..., None] | None = None,
+) -> BackwardPass:
     """The backward loop: one vector-Jacobian product per node, newest node first.
 
-    Each tensor's incoming gradient is summed in its ``_pending_grad`` slot: a non-leaf's
-    until its turn comes, a leaf's until the pass ends (the leaf is then listed in
-    ``leaves``, one sum per leaf however often it is used). Gradients to store in a
-    non-leaf's ``.grad`` (``retain_grad``, or named in ``only``) go to ``retained``.
-    Only tensors in ``only`` get a ``.grad`` when it is given. This loop runs once
-    per node and input of every training step, so it does only the checks that catch
-    real mistakes (shape, dtype, arity) and leaves rare work to helpers.
+    Args:
+        order: the non-leaf tensors to visit, newest first (`backward_order`, or a plan a
+            capture replay worked out once).
+        seeds: gradient arriving at each root, by ``id(tensor)``.
+        retain_graph: keep saved values; else each node is released right after its turn.
+        create_graph: run the backward rules on Tensors so the gradients carry a graph.
+        targets: ids of the only tensors whose gradients are collected (leaves or not);
+            None collects every leaf that requires grad and every ``retain_grad`` tensor.
+        observer: called as ``observer(tensor, node, out_grad, raw_grads, grads)`` after each
+            node's backward (`tinygrad_nn.viz.trace_backward` records the pass with it).
+
+    Returns:
+        The collected gradients; the caller writes them (``Tensor.backward``) or returns
+        them (`gradients`). Nothing outside the pass is changed except released nodes.
     """
+    pending = dict(seeds)
+    result = BackwardPass()
+    leaves, retained = result.leaves, result.retained
+    anomaly = _state.anomaly
     ndarray = np.ndarray
     for tensor in order:
         node = tensor._ctx
-        out_grad = tensor._pending_grad
+        out_grad = pending.pop(id(tensor), None)
         if out_grad is None:  # nothing flows through this node (e.g. an unused branch)
             if not retain_graph:
-                node.saved = node.parents = None
+                _release(node)
             continue
-        tensor._pending_grad = None
-        if tensor._retains_grad if only is None else id(tensor) in only:
-            retained.append((tensor, out_grad))
-        input_grads = node.backward(node, out_grad)
+        if tensor._retains_grad if targets is None else id(tensor) in targets:
+            retained[id(tensor)] = [tensor, out_grad, False]
+        if create_graph:
+            input_grads = node.backward(_differentiable_context(node, tensor), out_grad)
+        else:
+            input_grads = node.backward(node, out_grad)
         parents = node.parents
         if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
             _raise_bad_arity(node, input_grads, len(parents))
-        for parent, parent_grad in zip(parents, input_grads, strict=False):  # checked above
+        conformed = [] if observer is not None else None
+        for position, parent in enumerate(parents):
+            parent_grad = input_grads[position]
             if parent_grad is None or not parent.requires_grad:
+                if conformed is not None:
+                    conformed.append(None)
                 continue
-            data = parent.data
+            data = parent._data
             if (
                 parent_grad.__class__ is not ndarray
                 or parent_grad.shape != data.shape
                 or parent_grad.dtype is not data.dtype  # `is` is cheap; _conform compares
             ):
-                parent_grad = _conform(
-                    node, parent_grad, data.shape, data.dtype, _input_index(node, parent)
-                )
-            if anomaly and not np.isfinite(parent_grad).all():
-                raise RuntimeError(
-                    f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
-                    f"gradient of input {_input_index(node, parent)} (shape {data.shape})"
-                )
+                parent_grad = _conform(node, parent_grad, data, position, create_graph)
+            if parent._version > node.seq:
+                _check_unmodified(node, parent, position)
+            if anomaly:
+                _check_gradient_finite(node, parent_grad, position, data.shape)
+            if conformed is not None:
+                conformed.append(parent_grad)
+            key = id(parent)
             if parent._ctx is not None:
-                previous = parent._pending_grad
-                parent._pending_grad = parent_grad if previous is None else previous + parent_grad
-            elif only is not None and id(parent) not in only:
+                previous = pending.get(key)
+                pending[key] = parent_grad if previous is None else previous + parent_grad
                 continue
+            if targets is not None and key not in targets:
+                continue
+            entry = leaves.get(key)
+            if entry is None:  # the first gradient may become .grad itself: is it private?
+                private = create_graph or _is_private(parent_grad, node, out_grad, input_grads)
+                leaves[key] = [parent, parent_grad, private]
             else:
-                previous = parent._pending_grad
-                if previous is not None:
-                    parent._pending_grad = previous + parent_grad
-                    continue
-                leaves.append(parent)
-                if parent.grad is None:  # may become .grad itself: it must be private
-                    parent_grad = _private(parent_grad, node, out_grad, input_grads)
-                parent._pending_grad = parent_grad
-        if not retain_graph:  # free saved arrays and links: the graph's memory returns now
-            node.saved = node.parents = None
+                entry[1] = entry[1] + parent_grad
+                entry[2] = True  # a fresh sum
+        if observer is not None:
+            observer(tensor, node, out_grad, input_grads, conformed)
+        if not retain_graph:  # free saved arrays now: the graph's memory returns as we go
+            _release(node)
+    return result
 
 
-def _private(
-    grad: np.ndarray, node: Function, out_grad: np.ndarray, input_grads: tuple[Any, ...]
-) -> np.ndarray:
-    """``grad`` itself when no one else can hold it, else a copy.
+def _differentiable_context(node: Function, output: Tensor) -> Function:
+    """A copy of ``node`` whose saved arrays are the Tensors they came from.
+
+    Its backward then records, so the gradients it returns can be differentiated again.
+    Saved inputs become the input Tensors and a saved output the output Tensor; masks and
+    indices stay constants. Any other saved float array was computed in forward, and no
+    gradient could flow through it: that is refused rather than silently wrong.
+    """
+    cls = type(node)
+    view = cls.__new__(cls)
+    view.__dict__.update(node.__dict__)
+    view.needs_input_grad = node.needs_input_grad
+    view.parents, view.scope, view.seq = node.parents, node.scope, node.seq
+    saved = node.saved
+    view.saved = None if saved is None else tuple(_saved_tensor(v, node, output) for v in saved)
+    return view
+
+
+def _saved_tensor(value: Any, node: Function, output: Tensor) -> Any:
+    if value.__class__ is not np.ndarray:
+        return value
+    if value is output._data:
+        return output
+    for parent in node.parents:
+        if value is parent._data:
+            return parent
+    if value.dtype.kind in "fc":
+        raise RuntimeError(
+            f"{node.op_name()}: its backward uses a float array that forward computed and "
+            f"saved (shape {value.shape}); a higher-order gradient cannot flow through it. "
+            "Save the op's inputs or its output instead and recompute the rest in backward"
+        )
+    return value  # a mask or indices: a constant of the derivative
+
+
+def _is_private(grad: Any, node: Function, out_grad: Any, input_grads: tuple[Any, ...]) -> bool:
+    """Whether ``grad`` belongs to this pass alone, so it may become a leaf's ``.grad``.
 
     A leaf's first gradient becomes its ``.grad``, and later backwards add into it in
     place; so it must not be the incoming gradient (Add passes it on to both inputs), a
@@ -533,7 +756,7 @@ def _private(
     (a custom backward may return those).
     """
     if grad is out_grad or grad.base is not None:
-        return grad.copy()
+        return False
     holders = 0
     for other in input_grads:  # plain loops: a generator costs more than the whole check
         if other is grad:
@@ -541,31 +764,30 @@ def _private(
     for other in node.saved or ():
         if other is grad:
             holders += 1
-    for parent in getattr(node, "parents", None) or ():  # replayed nodes (capture) have none
-        if parent.data is grad:
+    for parent in node.parents:
+        if parent._data is grad:
             holders += 1
-    return grad.copy() if holders > 1 else grad
-
-
-def _input_index(node: Function, parent: Tensor) -> int:
-    """Position of ``parent`` among the node's inputs (for error messages)."""
-    return next(index for index, tensor in enumerate(node.parents) if tensor is parent)
+    return holders <= 1
 
 
 def _raise_bad_arity(node: Function, input_grads: Any, expected: int) -> None:
     got = len(input_grads) if isinstance(input_grads, tuple) else type(input_grads).__name__
+    hint = " (write `return (gx,)`, not `return gx`)" if expected == 1 else ""
     raise RuntimeError(
         f"{node.op_name()}.backward must return a tuple with one gradient (or None) per "
-        f"input: expected {expected}, got {got}"
+        f"input: expected {expected}, got {got}{hint}"
     )
 
 
-def _conform(
-    node: Function, grad: Any, shape: tuple[int, ...], dtype: np.dtype, position: int
-) -> np.ndarray:
+def _conform(node: Function, grad: Any, data: np.ndarray, position: int, create_graph: bool) -> Any:
     """Give input ``position``'s gradient its shape (summing broadcast axes) and dtype."""
-    if grad.__class__ is not np.ndarray:
+    if create_graph:
+        grad = as_tensor(grad)
+    elif isinstance(grad, _tensor_type):
+        grad = grad._data
+    elif grad.__class__ is not np.ndarray:
         grad = np.asarray(grad)
+    shape, dtype = data.shape, data.dtype
     if grad.shape != shape:
         try:
             grad = unbroadcast(grad, shape)
@@ -576,88 +798,237 @@ def _conform(
                 "broadcast output's shape)"
             ) from None
     if grad.dtype != dtype:
+        if grad.dtype.kind not in "fiub":
+            raise TypeError(
+                f"{node.op_name()}.backward returned a {grad.dtype} gradient for input "
+                f"{position} of dtype {dtype}; gradients must be real"
+            )
         grad = grad.astype(dtype)
     return grad
 
 
-def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
-    """Add ``grad`` into ``tensor.grad`` (a private copy the first time)."""
-    if tensor.grad is None:
-        tensor.grad = grad.copy()
-    else:
-        tensor.grad += grad
+def _check_unmodified(node: Function, parent: Tensor, position: int) -> None:
+    """Refuse to differentiate through values that changed in place after the op saved them."""
+    saved = node.saved or ()
+    if any(value is parent._data for value in saved):
+        label = f" {parent.name!r}" if parent.name else ""
+        raise RuntimeError(
+            f"backward: input {position}{label} (shape {parent.shape}) of {node.op_name()} was "
+            "modified in place after the op saved it (an optimizer step, load_state_dict or "
+            "an assignment to .data), so its gradient would use the new values. Run backward "
+            "before updating the tensor, or compute the forward again after the update"
+        )
 
 
-# --------------------------------------------------------------------------- functional API
+def _check_gradient_finite(node: Function, grad: Any, position: int, shape: tuple) -> None:
+    values = grad._data if isinstance(grad, _tensor_type) else grad
+    if not np.isfinite(values).all():
+        raise RuntimeError(
+            f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
+            f"gradient of input {position} (shape {shape})"
+        )
 
 
-def value_and_grad(
-    fn: Callable[..., Any], argnums: int | Sequence[int] = 0
-) -> Callable[..., tuple[Any, Any]]:
-    """Turn a scalar function of Tensors or arrays into one returning (value, gradient).
+def backward(
+    root: Tensor,
+    grad: Any = None,
+    retain_graph: bool = False,
+    inputs: Any = None,
+    create_graph: bool = False,
+) -> None:
+    """Backpropagate from ``root`` into ``.grad``; see `Tensor.backward`."""
+    if create_graph:
+        raise TypeError(
+            "backward: create_graph=True is not supported, since .grad stays an ndarray; use "
+            "tnn.gradients(outputs, inputs, create_graph=True) to get gradients that can be "
+            "differentiated again"
+        )
+    seed = seed_gradient(root, grad, "backward")
+    only = None if inputs is None else {id(t) for t in _tensor_list(inputs, "backward: inputs")}
+    if _state.backward_observers:  # someone keeps the graph to draw it
+        retain_graph = True
+        for observer in _state.backward_observers:
+            observer((root,))
+    if root._ctx is None:  # a leaf: its gradient is the seed itself
+        if only is None or id(root) in only:
+            _write_grads([[root, seed, False]])
+        return
+    result = backpropagate(
+        backward_order((root,)), {id(root): seed}, retain_graph=retain_graph, targets=only
+    )
+    result.write()
+
+
+def _write_grads(entries: list[list[Any]]) -> None:
+    """Add each gradient into its tensor's ``.grad``: all or nothing, under the lock."""
+    for tensor, _, _ in entries:  # check everything before writing anything
+        existing = tensor.grad
+        if existing is not None and (
+            existing.__class__ is not np.ndarray
+            or existing.shape != tensor._data.shape
+            or existing.dtype != tensor._data.dtype
+        ):
+            described = (
+                f"shape {existing.shape} and dtype {existing.dtype}"
+                if isinstance(existing, np.ndarray)
+                else type(existing).__name__
+            )
+            raise RuntimeError(
+                f"backward: a tensor of shape {tensor.shape} and dtype {tensor.dtype} has a .grad "
+                f"of {described}; set its .grad to None (zero_grad) or to an array of its shape "
+                "and dtype before backward"
+            )
+    with _grad_lock:
+        for tensor, grad, private in entries:
+            if tensor.grad is None:
+                tensor.grad = grad if private else grad.copy()
+            else:
+                tensor.grad += grad
+
+
+def _tensor_list(values: Any, what: str) -> tuple[Tensor, ...]:
+    """A Tensor or a non-empty sequence of Tensors, as a tuple."""
+    tensors = (values,) if isinstance(values, _tensor_type) else tuple(values)
+    if not tensors:
+        raise ValueError(f"{what} must be a Tensor or a non-empty sequence of Tensors, got []")
+    if not all(isinstance(t, _tensor_type) for t in tensors):
+        kinds = sorted({type(t).__name__ for t in tensors if not isinstance(t, _tensor_type)})
+        raise TypeError(
+            f"{what} must be a Tensor or a non-empty sequence of Tensors, got {', '.join(kinds)}"
+        )
+    return tensors
+
+
+def seed_gradient(root: Tensor, grad: Any, caller: str, create_graph: bool = False) -> Any:
+    """The gradient a backward from ``root`` starts with: ``grad`` checked and cast to
+    ``root``'s dtype, or 1 for a single-element ``root``; errors name ``caller``."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            f"{caller}: this tensor does not require grad and has no graph; create the "
+            "inputs with requires_grad=True (and not under no_grad) to get gradients"
+        )
+    data = root._data
+    if data.dtype.kind != "f":
+        raise TypeError(f"{caller}: cannot differentiate a tensor of dtype {data.dtype}")
+    if grad is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"{caller}: grad can be omitted only for a single-element tensor, but this one "
+                f"has shape {root.shape}; reduce it first (e.g. loss.sum()) or pass "
+                f"grad= an array of shape {root.shape}"
+            )
+        seed = np.array(1, dtype=data.dtype)  # np.ones is a Python function, 5x slower
+        seed = seed if data.ndim == 0 else seed.reshape(data.shape)
+        return make_tensor(seed, False) if create_graph else seed
+    given = grad._data if isinstance(grad, _tensor_type) else np.asarray(grad)
+    if given.dtype.kind not in "fiub":
+        raise TypeError(
+            f"{caller}: grad has dtype {given.dtype}; pass a real (float) gradient, tinygrad_nn "
+            "differentiates real-valued functions"
+        )
+    if given.shape != root.shape:
+        raise ValueError(
+            f"{caller}: grad has shape {given.shape} but the tensor has shape {root.shape}; "
+            "pass a gradient of the same shape as the tensor"
+        )
+    if create_graph and isinstance(grad, _tensor_type):
+        return grad if grad.dtype == data.dtype else grad.astype(data.dtype)
+    seed = given.astype(data.dtype, copy=True)
+    return make_tensor(seed, False) if create_graph else seed
+
+
+def gradients(
+    outputs: Any,
+    inputs: Any,
+    grad_outputs: Any = None,
+    *,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+    allow_unused: bool = False,
+) -> tuple[Tensor | None, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs`` (torch.autograd.grad).
+
+    Nothing is written to any ``.grad``.
 
     Args:
-        fn: returns a single-element Tensor.
-        argnums: which positional argument(s) to differentiate; an int gives one
-            gradient, a tuple gives a tuple of gradients.
+        outputs: a Tensor or a sequence of Tensors to differentiate.
+        inputs: a Tensor or a sequence of Tensors (leaves or intermediate results).
+        grad_outputs: the gradient arriving at each output (same shapes); may be omitted
+            for single-element outputs (then 1). Tensors that require grad are allowed.
+        create_graph: record the backward pass so the returned gradients can be
+            differentiated again (to any order).
+        retain_graph: keep the graph for another backward; defaults to ``create_graph``.
+        allow_unused: return None for an input the outputs do not depend on, instead of
+            raising.
 
     Returns:
-        A function with fn's signature returning ``(value as float, gradient ndarray(s))``.
+        A tuple with one Tensor (or None) per input. With ``create_graph`` the Tensors have
+        a graph; otherwise they are constants.
 
     Example:
-        >>> f = value_and_grad(lambda x: (x * x).sum())
-        >>> f(np.array([1.0, 2.0]))
-        (5.0, array([2., 4.]))
+        >>> x = Tensor(3.0, requires_grad=True)
+        >>> (dx,) = gradients(x**3, x, create_graph=True)     # 3 x**2 = 27
+        >>> (ddx,) = gradients(dx, x)                         # 6 x = 18
     """
-    positions = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-
-    @functools.wraps(fn)
-    def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        tensor_type = _tensor_module.Tensor
-        args = list(args)
-        watched = []
-        for position in positions:
-            if not -len(args) <= position < len(args):
-                raise ValueError(
-                    f"grad: argnums {position} is out of range for {len(args)} arguments"
-                )
-            value = args[position]
-            data = value.data if isinstance(value, tensor_type) else value
-            leaf = tensor_type(data, requires_grad=True)
-            args[position] = leaf
-            watched.append(leaf)
-        with enable_grad():
-            out = fn(*args, **kwargs)
-        if not isinstance(out, tensor_type) or out.size != 1:
-            raise TypeError(
-                "grad: the function must return a single-element Tensor, got "
-                f"{out.shape if isinstance(out, tensor_type) else type(out).__name__}"
-            )
-        if out.requires_grad:
-            out.backward(inputs=watched)  # other tensors' .grad stay untouched
-        grads = tuple(
-            leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data) for leaf in watched
+    output_list = _tensor_list(outputs, "gradients: outputs")
+    input_list = _tensor_list(inputs, "gradients: inputs")
+    if grad_outputs is None:
+        grad_list: tuple[Any, ...] = (None,) * len(output_list)
+    else:
+        grad_list = (
+            (grad_outputs,)
+            if isinstance(grad_outputs, _tensor_type) or not isinstance(grad_outputs, (list, tuple))
+            else tuple(grad_outputs)
         )
-        return out.item(), grads[0] if isinstance(argnums, int) else grads
-
-    return wrapped
-
-
-def grad(fn: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """Turn a scalar function of Tensors or arrays into one returning its gradient.
-
-    Example:
-        >>> grad(lambda x: (x**3).sum())(np.array([2.0]))
-        array([12.])
-    """
-    value_and_gradient = value_and_grad(fn, argnums)
-
-    @functools.wraps(fn)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return value_and_gradient(*args, **kwargs)[1]
-
-    return wrapped
-
-
-# Imported last: tensor.py builds on Function, and Function.apply creates Tensors.
-from tinygrad_nn import tensor as _tensor_module  # noqa: E402
+        if len(grad_list) != len(output_list):
+            raise ValueError(
+                f"gradients: got {len(grad_list)} grad_outputs for {len(output_list)} outputs; "
+                "give one per output (None for a single-element output)"
+            )
+    for tensor in input_list:
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                f"gradients: an input of shape {tensor.shape} does not require grad; create it "
+                "with requires_grad=True before computing the outputs"
+            )
+    seeds: dict[int, Any] = {}
+    for output, output_grad in zip(output_list, grad_list, strict=True):
+        seed = seed_gradient(output, output_grad, "gradients", create_graph)
+        previous = seeds.get(id(output))
+        seeds[id(output)] = seed if previous is None else previous + seed
+    targets = {id(tensor) for tensor in input_list}
+    keep = create_graph if retain_graph is None else retain_graph
+    with enable_grad() if create_graph else no_grad():
+        result = backpropagate(
+            backward_order(output_list),
+            seeds,
+            retain_graph=keep or bool(_state.backward_observers),
+            create_graph=create_graph,
+            targets=targets,
+        )
+    found = {**result.retained, **result.leaves}
+    for output in {id(o): o for o in output_list}.values():  # a leaf output: its own source
+        key = id(output)
+        if output._ctx is None and key in targets:
+            entry = found.get(key)
+            if entry is None:
+                found[key] = [output, seeds[key], False]
+            elif entry[1] is not seeds[key]:
+                found[key] = [output, entry[1] + seeds[key], True]
+    grads: list[Tensor | None] = []
+    for position, tensor in enumerate(input_list):
+        entry = found.get(id(tensor))
+        if entry is None:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"gradients: input {position} (shape {tensor.shape}) was not used to "
+                    "compute the outputs; pass allow_unused=True to get None for it"
+                )
+            grads.append(None)
+            continue
+        grad, private = entry[1], entry[2]
+        if isinstance(grad, _tensor_type):
+            grads.append(grad)
+        else:
+            grads.append(make_tensor(grad if private else grad.copy(), False))
+    return tuple(grads)

@@ -9,14 +9,17 @@ then replays the recording on new inputs of the same shapes and dtypes::
     first call      fn(x, y) runs eagerly; each Function.apply is noted:
                     (op, input slots, keyword arguments, output slot)
     every call      forward: op.forward(ctx, *arrays) for each noted op, in order, as
-                    straight-line Python compiled once (``step.source`` shows it)
-    after that      backward: op.backward(ctx, grad) for the nodes the loss depends on,
-                    newest first (the order worked out once), gradients routed to slots
-                    and accumulated into the parameters' ``.grad``
+                    straight-line Python compiled once (``step.source`` shows it), which
+                    also links the nodes into a graph as Function.apply would
+    after that      backward: the engine's own backward loop
+                    (`tinygrad_nn.autograd.backpropagate`) over that graph, in the order
+                    worked out at recording, then the gradients go into ``.grad``
 
 The replay calls the same ``forward`` and ``backward`` functions on the same arrays in
-the same order as eager execution, so its losses and gradients are bitwise the eager
-ones. Saved arrays are released node by node as backward proceeds, as in eager mode.
+the same order as eager execution, through the same backward loop, so its losses and
+gradients are bitwise the eager ones, shared weights and accumulation included; a backward
+that raises leaves every ``.grad`` as it was. Saved arrays are released node by node as
+backward proceeds, as in eager mode.
 
 Example:
     >>> model = tnn.nn.MLP([1, 16, 2])
@@ -122,13 +125,12 @@ class CapturedStep:
 
     def __call__(self, *inputs: Any) -> Any:
         arrays = tuple(map(_input_array, inputs))
-        state = autograd._state
-        if state.recorder is not None:
+        if autograd.is_recording():
             raise RuntimeError(
                 "capture_step: a captured step cannot run while another step is being "
                 "recorded; call the inner function directly"
             )
-        if state.anomaly or (self.backward and not state.grad_enabled):
+        if autograd.is_anomaly_enabled() or (self.backward and not autograd.is_grad_enabled()):
             return self._run_eagerly(arrays)
         program = self._program
         if program is None:
@@ -181,13 +183,12 @@ class CapturedStep:
         self._program = None
         inputs = tuple(Tensor._make(array, False) for array in arrays)
         steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]] = []
-        state = autograd._state
-        state.recorder = lambda *step: steps.append(step)
+        autograd.set_recorder(lambda *step: steps.append(step))
         try:
             with autograd.enable_grad() if self.backward else autograd.no_grad():
                 result = self.fn(*inputs)
         finally:
-            state.recorder = None
+            autograd.set_recorder(None)
         outputs = _outputs(result)
         program = _Program(steps, inputs, outputs, self.backward)
         program.returns_tuple = isinstance(result, tuple)
@@ -271,6 +272,7 @@ class _Program:
             else ()
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
+        self.bindings = _module_bindings(steps, self.externals)
         self._per_thread = threading.local()  # see `_inference_contexts`
         self.source, self._replay_forward, self._op_lines = _compile_forward(self)
         # Tracebacks through a replay show its source lines; dropped with the program.
@@ -283,28 +285,19 @@ class _Program:
         steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]],
         slot_of: dict[int, int],
         produced_by: dict[int, int],
-    ) -> list[tuple[int, int, tuple[Any, ...]]]:
-        """(step index, output slot, routes) for every node the loss depends on, newest
-        first: eager backward's order (decreasing creation order) over the same nodes."""
-        loss_slot = self.output_slots[0]
-        reached = {produced_by[loss_slot]}
+    ) -> list[int]:
+        """The steps whose nodes the loss depends on, newest first: eager backward's order
+        (decreasing creation order) over the same nodes."""
+        reached = {produced_by[self.output_slots[0]]}
         plan = []
         for index in range(len(steps) - 1, -1, -1):
             if index not in reached:
                 continue
-            _, op_inputs, _, output = steps[index]
-            routes = []
-            for position, tensor in enumerate(op_inputs):
-                slot = slot_of[id(tensor)]
-                if slot in produced_by:  # an op output: its gradient waits in a slot
-                    reached.add(produced_by[slot])
-                    data = tensor.data
-                    routes.append((position, slot, None, data.shape, data.dtype))
-                elif tensor.requires_grad:  # a leaf (parameter): into its .grad
-                    routes.append((position, None, tensor, None, None))
-                else:
-                    routes.append(None)
-            plan.append((index, slot_of[id(output)], tuple(routes)))
+            plan.append(index)
+            for tensor in steps[index][1]:
+                producer = produced_by.get(slot_of[id(tensor)])
+                if producer is not None:
+                    reached.add(producer)
         return plan
 
     def signature_text(self) -> str:
@@ -321,6 +314,9 @@ class _Program:
         for tensor, requires_grad in self.leaf_flags:
             if tensor.requires_grad != requires_grad:
                 return f"a tensor's requires_grad changed to {tensor.requires_grad}"
+        for attributes, name, tensor in self.bindings:
+            if attributes.get(name) is not tensor:
+                return f"the module attribute {name!r} now holds another tensor than at recording"
         return None
 
     def run(self, arrays: tuple[np.ndarray, ...]) -> tuple[Tensor, ...]:
@@ -329,11 +325,13 @@ class _Program:
             if self.backward_plan is None:  # inference: no node outlives the call
                 return self._replay_forward(self._inference_contexts(), *arrays)
             # The forward's locals (the intermediates) are gone once it returns: from here
-            # on only the nodes' saved arrays keep them alive.
-            outputs, contexts = self._replay_forward(None, *arrays)
+            # on only the graph it linked keeps them alive, released as backward proceeds.
+            outputs, order = self._replay_forward(None, *arrays)
         except (ValueError, IndexError, TypeError) as error:
             raise self._naming_the_op(error) from error
-        self._run_backward(contexts, outputs[0].data)
+        loss = order[0]
+        seed = np.array(1, dtype=loss.dtype).reshape(loss.shape)
+        autograd.backpropagate(order, {id(loss): seed}).write()
         return outputs
 
     def _naming_the_op(self, error: Exception) -> Exception:
@@ -361,40 +359,9 @@ class _Program:
         """
         contexts = getattr(self._per_thread, "contexts", None)
         if contexts is None:
-            contexts = [_new_node(cls, needs) for cls, _, _, needs, _ in self.ops]
+            contexts = [autograd.make_node(cls, needs) for cls, _, _, needs, _ in self.ops]
             self._per_thread.contexts = contexts
         return contexts
-
-    def _run_backward(self, contexts: list[Function], loss: np.ndarray) -> None:
-        """The backward loop of `tinygrad_nn.autograd`, over slots instead of tensors."""
-        seed = np.array(1, dtype=loss.dtype).reshape(loss.shape)
-        pending: dict[int, np.ndarray] = {self.output_slots[0]: seed}
-        ndarray = np.ndarray
-        for index, output_slot, routes in self.backward_plan:
-            ctx = contexts[index]
-            out_grad = pending.pop(output_slot, None)
-            if out_grad is None:  # nothing flows through this node
-                ctx.saved = None
-                continue
-            input_grads = ctx.backward(ctx, out_grad)
-            if input_grads.__class__ is not tuple or len(input_grads) != len(routes):
-                autograd._raise_bad_arity(ctx, input_grads, len(routes))
-            for route, grad in zip(routes, input_grads, strict=False):  # lengths checked
-                if grad is None or route is None:
-                    continue
-                position, slot, leaf, shape, dtype = route
-                if leaf is not None:
-                    shape, dtype = leaf.data.shape, leaf.data.dtype
-                if grad.__class__ is not ndarray or grad.shape != shape or grad.dtype is not dtype:
-                    grad = autograd._conform(ctx, grad, shape, dtype, position)
-                if leaf is None:
-                    previous = pending.get(slot)
-                    pending[slot] = grad if previous is None else previous + grad
-                elif leaf.grad is None:
-                    leaf.grad = autograd._private(grad, ctx, out_grad, input_grads)
-                else:
-                    leaf.grad += grad
-            ctx.saved = None  # release saved arrays as backward proceeds
 
 
 def _compile_forward(
@@ -407,24 +374,30 @@ def _compile_forward(
     op's entry and spreading its arguments cost as much as a small op's arithmetic.
     Every value is a local named after its slot: ``x`` for inputs, ``p`` for parameters
     and other tensors made outside the step (their ``.data`` is read afresh on each
-    call), ``v`` for op outputs. A training replay makes fresh contexts (the graph's
-    nodes) and returns them for backward; an inference replay reuses the ones it is given.
-    Only identifiers and numbers are written into the source; the ops, their keyword
-    arguments and the tensors are bound through the function's globals.
+    call), ``v`` for op outputs. A training replay makes a fresh node per op and, for the
+    nodes the loss depends on, links it into a graph as `Function.apply` does (``T`` for
+    its output Tensor, ``X`` for input Tensors, ``t`` for the parameters themselves); it
+    returns those Tensors in backward order for the engine's backward loop. An inference
+    replay reuses the contexts it is given and builds no graph. Only identifiers and
+    numbers are written into the source; the ops, their keyword arguments and the tensors
+    are bound through the function's globals.
     """
     names = {slot: f"x{slot}" for slot in range(program.input_count)}
     namespace: dict[str, Any] = {
         "ndarray": np.ndarray,
         "asarray": np.asarray,
         "make": Tensor._make,
-        "node": _new_node,
+        "node": autograd.make_node,
     }
     inputs = ", ".join(names[slot] for slot in range(program.input_count))
     training = program.backward_plan is not None
+    linked = set(program.backward_plan or ())  # ops whose nodes backward visits
+    graph_names: dict[int, str] = {}  # slot -> the Tensor a linked node takes as input
     lines = [f"def replay(contexts{', ' if inputs else ''}{inputs}):"]
     op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}  # line number -> op
     for slot, tensor in program.externals:
         names[slot] = f"p{slot}"
+        graph_names[slot] = f"t{slot}"
         namespace[f"t{slot}"] = tensor
         lines.append(f"    p{slot} = t{slot}.data")
     if program.ops and not training:
@@ -442,10 +415,22 @@ def _compile_forward(
         lines.append(f"    {out} = f{index}(c{index}, {', '.join(argument_names)}){comment}")
         op_lines[len(lines)] = (index, argument_names)
         lines.append(f"    if {out}.__class__ is not ndarray: {out} = asarray({out})")
+        if index in linked:
+            parents = []
+            for slot in slots:
+                if slot not in graph_names:  # an input, or an output no node of ours made
+                    graph_names[slot] = f"X{slot}"
+                    lines.append(f"    X{slot} = make({names[slot]}, False)")
+                parents.append(graph_names[slot])
+            graph_names[output_slot] = f"T{output_slot}"
+            lines.append(
+                f"    T{output_slot} = make({out}, True); c{index}.parents = "
+                f"{_tuple_text(parents)}; T{output_slot}._ctx = c{index}"
+            )
     outputs = _tuple_text(f"make({names[slot]}, False)" for slot in program.output_slots)
     if training:
-        contexts = ", ".join(f"c{i}" for i in range(len(program.ops)))
-        lines.append(f"    return {outputs}, [{contexts}]")
+        order = ", ".join(f"T{program.ops[i][4]}" for i in program.backward_plan or ())
+        lines.append(f"    return {outputs}, [{order}]")
     else:
         lines.append(f"    return {outputs}")
     source = "\n".join(lines) + "\n"
@@ -453,14 +438,6 @@ def _compile_forward(
     # Popped, not read: the function and its namespace (its globals, which hold the
     # parameters) would otherwise form a cycle that outlives the program.
     return source, namespace.pop("replay"), op_lines
-
-
-def _new_node(cls: type[Function], needs: Needs) -> Function:
-    """A fresh context of ``cls``, as `Function.apply` makes one (a node of the graph)."""
-    ctx = cls.__new__(cls)
-    ctx.saved = None
-    ctx.needs_input_grad = needs
-    return ctx
 
 
 def _tuple_text(items: Iterable[str]) -> str:
@@ -532,3 +509,25 @@ def _check_frozen_values(
                     "or an intermediate's array; a replay would keep the first call's "
                     "values. Run this function without capture_step"
                 )
+
+
+def _module_bindings(
+    steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]],
+    externals: list[tuple[int, Tensor]],
+) -> list[tuple[dict[str, Any], str, Tensor]]:
+    """(module attributes, name, tensor) for each parameter the step read from a module
+    attribute, so a replay notices ``model.weight = Tensor(...)`` (a replaced parameter)."""
+    wanted = {id(tensor): tensor for _, tensor in externals if tensor.requires_grad}
+    modules = {id(m): m for _, op_inputs, _, output in steps for m in _scope_of(output)}
+    bindings = []
+    for module in modules.values():
+        attributes = getattr(module, "__dict__", {})
+        for name, value in attributes.items():
+            if id(value) in wanted and value is wanted[id(value)]:
+                bindings.append((attributes, name, value))
+    return bindings
+
+
+def _scope_of(tensor: Tensor) -> tuple[Any, ...]:
+    node = tensor.grad_fn
+    return node.scope if node is not None else ()

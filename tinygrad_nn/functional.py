@@ -7,12 +7,16 @@ no derivation of its own.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinygrad_nn import ops
-from tinygrad_nn.tensor import Tensor
+from tinygrad_nn.autograd import as_tensor, is_tensor
+from tinygrad_nn.dispatch import implements
+
+if TYPE_CHECKING:
+    from tinygrad_nn.tensor import Tensor
 
 __all__ = [
     "concatenate",
@@ -64,12 +68,19 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     The maximum is subtracted first (as a constant: the result does not depend on it),
     so exp never overflows.
     """
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(
+            f"log_softmax: axis must be an int, got {axis!r}; to normalise over all elements "
+            "flatten first, e.g. x.reshape(-1).softmax()"
+        )
     ndim = max(x.ndim, 1)  # NumPy reduces a 0-d array over axis 0 or -1
     if not -ndim <= axis < ndim:
         raise ValueError(
             f"log_softmax: axis {axis} is out of range for a tensor of shape {x.shape}; "
             f"use an axis in [{-ndim}, {ndim - 1}]"
         )
+    if x.size == 0:  # nothing to normalise: the (empty) result of the same shape
+        return x - x.data
     shift = x.data.max(axis=axis, keepdims=True)
     shifted = x - shift
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
@@ -80,6 +91,7 @@ def softmax(x: Tensor, axis: int = -1) -> Tensor:
     return log_softmax(x, axis=axis).exp()
 
 
+@implements(np.where)
 def where(cond: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a`` where ``cond`` is true, else ``b`` (np.where with gradients).
 
@@ -87,25 +99,32 @@ def where(cond: Any, a: Any, b: Any) -> Tensor:
         cond: a boolean array or Tensor (never differentiated).
         a, b: Tensors, arrays or numbers; all three broadcast together.
     """
-    mask = np.asarray(cond.data if isinstance(cond, Tensor) else cond)
+    mask = np.asarray(cond.data if is_tensor(cond) else cond)
     if mask.dtype != np.bool_:
         raise TypeError(
             f"where: cond must be boolean, got dtype {mask.dtype}; compare first, e.g. "
             "tnn.where(x > 0, a, b)"
         )
-    like = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else None
-    if not isinstance(a, Tensor):
-        a = Tensor._constant(a, like=like)
-    if not isinstance(b, Tensor):
-        b = Tensor._constant(b, like=like)
-    return ops.Where.apply(a, b, cond=mask)
+    like = a if is_tensor(a) else b if is_tensor(b) else None
+    return ops.Where.apply(as_tensor(a, like=like), as_tensor(b, like=like), cond=mask)
 
 
-def concatenate(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis (np.concatenate with gradients)."""
-    return ops.Concatenate.apply(*tensors, axis=axis)
+@implements(np.concatenate)
+def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
+    """Join tensors along an existing axis (np.concatenate with gradients).
+
+    ``axis=None`` flattens every tensor first, as NumPy does.
+    """
+    if isinstance(tensors, np.ndarray) or is_tensor(tensors):
+        raise TypeError("concatenate: expected a sequence of tensors, got a single array")
+    parts = [as_tensor(t) for t in tensors]
+    if axis is None:
+        parts = [part.reshape(-1) for part in parts]
+        axis = 0
+    return ops.Concatenate.apply(*parts, axis=axis)
 
 
-def stack(tensors: Sequence[Tensor], axis: int = 0) -> Tensor:
+@implements(np.stack)
+def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis (np.stack with gradients)."""
-    return ops.Stack.apply(*tensors, axis=axis)
+    return ops.Stack.apply(*[as_tensor(t) for t in tensors], axis=axis)

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nn import autograd
+from tinygrad_nn import autograd, dispatch
 from tinygrad_nn import ops as _ops
+from tinygrad_nn.tensor_math import TensorMath
 
 __all__ = ["Tensor"]
 
@@ -34,7 +35,7 @@ def _as_axes(axes: tuple[Any, ...]) -> tuple[int, ...] | None:
     return tuple(axes)
 
 
-class Tensor:
+class Tensor(TensorMath):
     """An n-dimensional array that can record the operations applied to it.
 
     Args:
@@ -57,16 +58,13 @@ class Tensor:
     __slots__ = (
         "__weakref__",
         "_ctx",
-        "_pending_grad",
+        "_data",
         "_retains_grad",
-        "data",
+        "_version",
         "grad",
         "name",
         "requires_grad",
     )
-
-    # Make NumPy hand `ndarray <op> Tensor` to the Tensor's reflected operator.
-    __array_ufunc__ = None
 
     def __init__(
         self,
@@ -96,30 +94,32 @@ class Tensor:
                 f"Tensor: expected numbers (an ndarray, a number or a nested list of numbers), "
                 f"got {type(data).__name__} giving dtype {array.dtype}"
             )
+        if not isinstance(requires_grad, (bool, np.bool_)):
+            raise TypeError(f"Tensor: requires_grad must be True or False, got {requires_grad!r}")
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: only floating-point tensors can require grad, got dtype {array.dtype}; "
                 "pass dtype=np.float64 (or float32) to convert"
             )
-        self.data: np.ndarray = array
+        self._data: np.ndarray = array
+        self._version = 0
         self.grad: np.ndarray | None = None
         self.requires_grad: bool = bool(requires_grad)
         self.name: str | None = name
         self._ctx: autograd.Function | None = None
         self._retains_grad = False
-        self._pending_grad: np.ndarray | None = None  # used by the backward pass only
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
         """Wrap an op's output without copying or validating (the hot path)."""
         tensor = cls.__new__(cls)
-        tensor.data = data
+        tensor._data = data
+        tensor._version = 0
         tensor.grad = None
         tensor.requires_grad = requires_grad
         tensor.name = None
         tensor._ctx = None
         tensor._retains_grad = False
-        tensor._pending_grad = None
         return tensor
 
     @classmethod
@@ -137,20 +137,38 @@ class Tensor:
     # ------------------------------------------------------------------ properties
 
     @property
+    def data(self) -> np.ndarray:
+        """The values, an ndarray (shared, not copied).
+
+        Assigning to it (``t.data = array``, or ``t.data -= update`` as optimizers do) counts
+        as an in-place change: a graph that saved the old values refuses to backpropagate
+        through them. Writing into the array itself (``t.data[...] = x``) bypasses that
+        check.
+        """
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        if not isinstance(value, np.ndarray):
+            value = np.asarray(value)
+        self._data = value
+        self._version = autograd.next_version()
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def is_leaf(self) -> bool:
@@ -223,6 +241,7 @@ class Tensor:
         grad: _ArrayLike = None,
         retain_graph: bool = False,
         inputs: list[Tensor] | tuple[Tensor, ...] | None = None,
+        create_graph: bool = False,
     ) -> None:
         """Compute gradients of this tensor with respect to every leaf that requires grad.
 
@@ -233,9 +252,23 @@ class Tensor:
             grad: the gradient of some scalar with respect to this tensor; may be omitted
                 only when the tensor has a single element (then it is 1).
             retain_graph: keep the graph's saved arrays so backward can run through it again.
-            inputs: if given, only these leaves receive gradients.
+            inputs: if given, only these tensors receive gradients.
+            create_graph: not supported (TypeError): ``.grad`` stays an ndarray; use
+                `tnn.gradients` with ``create_graph=True`` for gradients with a graph.
         """
-        autograd.backward(self, grad, retain_graph, inputs)
+        autograd.backward(self, grad, retain_graph, inputs, create_graph)
+
+    # ------------------------------------------------------------------ NumPy protocols
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """``np.exp(t)``, ``ndarray * t`` ...: the ufunc's differentiable version (NEP 13)."""
+        return dispatch.call_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(
+        self, func: Any, types: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """``np.sum(t)``, ``np.concatenate([t, u])`` ...: the differentiable version (NEP 18)."""
+        return dispatch.call_function(func, args, kwargs)
 
     # ------------------------------------------------------------------ python protocol
 
@@ -322,8 +355,29 @@ class Tensor:
 
     # Comparisons give boolean tensors that never require grad (masks for `where`).
     def _compare(self, other: Any, compare: Any) -> Tensor:
-        other_data = other.data if isinstance(other, Tensor) else other
-        return Tensor._make(np.asarray(compare(self.data, other_data)), False)
+        other_data = other._data if isinstance(other, Tensor) else other
+        try:
+            return Tensor._make(np.asarray(compare(self._data, other_data)), False)
+        except ValueError as error:
+            other_shape = np.shape(other_data)
+            raise ValueError(
+                f"{compare.__name__}: cannot compare shapes {self.shape} and {other_shape}: "
+                f"{error}; the shapes must broadcast (trailing axes equal or 1)"
+            ) from None
+
+    def __and__(self, other: Any) -> Tensor:
+        return self._compare(other, np.logical_and)
+
+    def __or__(self, other: Any) -> Tensor:
+        return self._compare(other, np.logical_or)
+
+    def __xor__(self, other: Any) -> Tensor:
+        return self._compare(other, np.logical_xor)
+
+    def __invert__(self) -> Tensor:
+        if self.dtype != np.bool_:
+            raise TypeError(f"~ needs a boolean tensor, got dtype {self.dtype}; use -t to negate")
+        return Tensor._make(~self._data, False)
 
     def __lt__(self, other: Any) -> Tensor:
         return self._compare(other, np.less)
@@ -352,11 +406,8 @@ class Tensor:
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
         """Mean over ``axis`` (all axes when None): the sum times 1 / count."""
         total = self.sum(axis=axis, keepdims=keepdims)
-        if axis is None:
-            count = self.size
-        else:
-            axes = (axis,) if np.ndim(axis) == 0 else axis
-            count = int(np.prod([self.shape[int(a)] for a in axes]))
+        # Elements per output entry (an empty result divides nothing, so any count will do).
+        count = self.size // total.size if total.size else 1
         if count == 0:
             raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
         return total * (1.0 / count)
@@ -415,16 +466,6 @@ class Tensor:
         """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), else 0."""
         return _ops.Clip.apply(self, lo=lo, hi=hi)
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        from tinygrad_nn import functional
-
-        return functional.softmax(self, axis=axis)
-
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        from tinygrad_nn import functional
-
-        return functional.log_softmax(self, axis=axis)
-
 
 def _index_data(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
@@ -433,5 +474,9 @@ def _index_data(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(part.data if isinstance(part, Tensor) else part for part in index)
     if isinstance(index, list):
-        return np.asarray(index)
+        # NumPy reads an empty list as an empty integer index (not float64).
+        return np.asarray(index) if index else np.asarray(index, dtype=np.intp)
     return index
+
+
+autograd.register_tensor_type(Tensor)

@@ -213,11 +213,11 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Ops recorded inside know which module calls they are in (ctx.scope), for drawings.
-        previous = autograd._push_module(self)
+        previous = autograd.enter_module(self)
         try:
             return self.forward(*args, **kwargs)
         finally:
-            autograd._pop_module(previous)
+            autograd.exit_module(previous)
 
     # ------------------------------------------------------------------ traversal
 

@@ -17,6 +17,7 @@ from tinygrad_nn.testing.gradcheck import (
     assert_gradients_close,
     central_differences,
     gradcheck,
+    gradgradcheck,
 )
 from tinygrad_nn.testing.properties import check_function, check_model, scaled_squared_error
 
@@ -26,6 +27,7 @@ __all__ = [
     "check_function",
     "check_model",
     "gradcheck",
+    "gradgradcheck",
     "scaled_squared_error",
     "strategies",
 ]

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn._random import as_generator
-from tinygrad_nn.autograd import enable_grad, no_grad
+from tinygrad_nn.autograd import enable_grad, gradients, no_grad
 from tinygrad_nn.tensor import Tensor
 
-__all__ = ["assert_gradients_close", "central_differences", "gradcheck"]
+__all__ = ["assert_gradients_close", "central_differences", "gradcheck", "gradgradcheck"]
 
 
 def central_differences(
@@ -252,3 +252,72 @@ def gradcheck(
             _describe(position, tensor), analytic, numeric, atol=atol, rtol=rtol, hint=hint
         )
     return True
+
+
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    *inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+    seed: int | None = 0,
+) -> bool:
+    """Check second-order gradients of ``fn``: `gradcheck` applied to its backward pass.
+
+    With a random upstream gradient ``g`` of the output and a random direction ``v_i`` for
+    each checked input, the scalar ``G(x) = sum_i <d sum(g * fn(x)) / d x_i, v_i>`` is built
+    from first-order gradients recorded with ``create_graph=True``; `gradcheck` then compares
+    ``G``'s gradient (the backward of the backward) with finite differences of ``G``
+    (first-order gradients only). Arguments, checked inputs and errors as in `gradcheck`.
+
+    Returns:
+        True when every second-order gradient matches.
+
+    Example:
+        >>> gradgradcheck(lambda x: (x * x).sigmoid(), np.array([0.5, -1.0]))
+        True
+    """
+    if not callable(fn):
+        raise TypeError(f"gradgradcheck: fn must be callable, got {type(fn).__name__}")
+    prepared, checked = _prepare(inputs)
+    if not checked:
+        raise ValueError(
+            "gradgradcheck: no input to check; pass float ndarrays or Tensors created with "
+            "requires_grad=True"
+        )
+    rng = as_generator(seed, "gradgradcheck")
+    with enable_grad():
+        shape = _output(fn, prepared).shape
+    upstream = np.ones(shape) if int(np.prod(shape)) == 1 else rng.standard_normal(shape)
+    directions = [rng.standard_normal(prepared[p].shape) for p in checked]
+
+    def backward_pass(*args: Any) -> Tensor:
+        # In gradcheck's numeric pass the checked inputs arrive as constants: differentiate
+        # fresh leaves of them instead (the value of G is the same).
+        args = tuple(
+            Tensor._make(a.data, True) if i in checked and not a.requires_grad else a
+            for i, a in enumerate(args)
+        )
+        with enable_grad():
+            out = _output(fn, list(args))
+            if not out.requires_grad:
+                return Tensor(0.0)
+            grads = gradients(
+                out,
+                [args[p] for p in checked],
+                upstream.astype(out.dtype),
+                create_graph=True,
+                allow_unused=True,
+            )
+            total = Tensor(0.0)
+            for g, v in zip(grads, directions, strict=True):
+                if g is not None:
+                    total = total + (g * v).sum()
+            return total
+
+    try:
+        return gradcheck(backward_pass, *prepared, eps=eps, atol=atol, rtol=rtol, seed=seed)
+    except AssertionError as error:
+        raise AssertionError(
+            str(error).replace("gradcheck:", "gradgradcheck (second order):", 1)
+        ) from None

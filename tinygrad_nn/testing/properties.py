@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from tinygrad_nn.autograd import Function, enable_grad, no_grad
 from tinygrad_nn.tensor import Tensor
 from tinygrad_nn.testing import strategies
-from tinygrad_nn.testing.gradcheck import assert_gradients_close, central_differences, gradcheck
+from tinygrad_nn.testing.gradcheck import (
+    assert_gradients_close,
+    central_differences,
+    gradcheck,
+    gradgradcheck,
+)
 
 __all__ = ["check_function", "check_model", "scaled_squared_error"]
 
@@ -168,6 +173,7 @@ def check_function(
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-4,
+    order: int = 1,
 ) -> None:
     """Property-test a custom `Function` over many drawn shapes and values.
 
@@ -198,6 +204,8 @@ def check_function(
         eps: Finite-difference step of `gradcheck`.
         atol: Absolute tolerance of `gradcheck`.
         rtol: Relative tolerance of `gradcheck`.
+        order: 2 also checks second-order gradients (`gradgradcheck`): the op's backward,
+            run on Tensors, must itself be differentiable.
 
     Raises:
         AssertionError: A property fails (after shrinking).
@@ -231,6 +239,8 @@ def check_function(
     shape_strategy = _shape_strategy(shapes, arity)
     op_kwargs = dict(kwargs or {})
     name = function.__name__
+    if order not in (1, 2):
+        raise ValueError(f"check_function: order must be 1 or 2, got {order!r}")
 
     def property_test(data: st.DataObject) -> None:
         drawn_shapes = data.draw(shape_strategy, label="shapes")
@@ -245,13 +255,14 @@ def check_function(
         ]
         _forward_checks(function, arrays, op_kwargs, reference)
         try:
-            gradcheck(
-                lambda *tensors: function.apply(*tensors, **op_kwargs),
-                *arrays,
-                eps=eps,
-                atol=atol,
-                rtol=rtol,
-            )
+            for check in (gradcheck, gradgradcheck)[:order]:
+                check(
+                    lambda *tensors: function.apply(*tensors, **op_kwargs),
+                    *arrays,
+                    eps=eps,
+                    atol=atol,
+                    rtol=rtol,
+                )
         except AssertionError as error:
             raise _fail(name, str(error)) from None
         _float32_checks(function, arrays, op_kwargs, seed=1)

@@ -126,9 +126,9 @@ def _dead_fractions(
     model: Any, layers: list[tuple[str, Any]], loss: Any, x: Any
 ) -> dict[str, float]:
     """Layer name -> fraction of dead units of the ReLU that follows it."""
-    node = getattr(loss, "_ctx", None)
+    node = getattr(loss, "grad_fn", None)
     root = None
-    if node is not None and node.parents is not None:
+    if node is not None and not autograd.is_released(node):
         root = loss
     elif x is not None:
         from tinygrad_nn.tensor import Tensor
@@ -142,7 +142,7 @@ def _dead_fractions(
     layer_names = {name for name, _ in layers}
     fractions: dict[str, float] = {}
     for out in graph.ops:
-        if out._ctx.op_name() != "Relu" or not out.data.size:
+        if out._ctx.op_name() != "Relu" or out.data is None or not out.data.size:
             continue
         source = out._ctx.parents[0]
         keys = graph.op_calls.get(id(source), ()) if source._ctx is not None else ()

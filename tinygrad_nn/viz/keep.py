@@ -50,16 +50,12 @@ class keep_graphs:
         """The tensor of the latest backward in the block (None before any)."""
         return self.roots[-1] if self.roots else None
 
-    def _observe(self, root: Tensor) -> None:
-        self.roots.append(root)
+    def _observe(self, roots: tuple[Tensor, ...]) -> None:
+        self.roots.extend(roots)
 
     def __enter__(self) -> keep_graphs:
-        state = autograd._state
-        state.backward_observers = (*state.backward_observers, self._observe)
+        autograd.add_backward_observer(self._observe)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        state = autograd._state
-        state.backward_observers = tuple(
-            observer for observer in state.backward_observers if observer != self._observe
-        )
+        autograd.remove_backward_observer(self._observe)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_nn import autograd
+
 if TYPE_CHECKING:
     from tinygrad_nn.autograd import Function
     from tinygrad_nn.tensor import Tensor
@@ -201,7 +203,10 @@ class GraphWalk:
 def walk(
     root: Tensor, params: Mapping[str, Tensor] | None = None, caller: str = "draw_graph"
 ) -> GraphWalk:
-    """Walk the graph below ``root`` (which must not have been freed by backward).
+    """Walk the graph below ``root``, before or after backward.
+
+    After a backward without ``retain_graph`` the intermediate tensors are
+    `tinygrad_nn.autograd.ReleasedTensor` records: shapes and ops stay, values do not.
 
     Args:
         root: the tensor to start from, usually the loss.
@@ -211,12 +216,9 @@ def walk(
 
     Returns:
         A `GraphWalk`.
-
-    Raises:
-        GraphFreedError: an earlier ``backward()`` freed part of the graph.
     """
-    outputs = _reachable_outputs(root, caller)
-    ops = _forward_order(outputs)
+    # The engine's own walk, in the order the ops ran (also through a released graph).
+    ops = autograd.backward_order((root,), allow_released=True)[::-1]
     tensors: list[Tensor] = []
     index: dict[int, int] = {}
 
@@ -246,57 +248,6 @@ def walk(
     return GraphWalk(root, tensors, ops, labels, kinds, index, calls, op_calls)
 
 
-def _reachable_outputs(root: Tensor, caller: str) -> list[Tensor]:
-    """Every tensor made by an op below ``root`` (iterative depth-first search)."""
-    found: list[Tensor] = []
-    seen = {id(root)}
-    stack = [root]
-    while stack:
-        tensor = stack.pop()
-        node = tensor._ctx
-        if node is None:
-            continue
-        if node.parents is None:
-            raise GraphFreedError(
-                f"{caller}: the graph through {node.op_name()} was freed by backward(). "
-                + FREED_ADVICE
-            )
-        found.append(tensor)
-        for parent in node.parents:
-            if id(parent) not in seen:
-                seen.add(id(parent))
-                stack.append(parent)
-    return found
-
-
-def _forward_order(outputs: list[Tensor]) -> list[Tensor]:
-    """Op outputs with every op after the ops that made its inputs.
-
-    The engine numbers nodes as they are recorded (``ctx.seq``); that order is the one
-    backward visits in reverse, so it is used when available. Otherwise a Kahn-style sort.
-    """
-    if all(hasattr(t._ctx, "seq") for t in outputs):
-        return sorted(outputs, key=lambda t: t._ctx.seq)
-    members = {id(t) for t in outputs}
-    waiting: dict[int, int] = {}
-    users: dict[int, list[Tensor]] = {}
-    for out in outputs:
-        inner = [p for p in out._ctx.parents if id(p) in members]
-        waiting[id(out)] = len(inner)
-        for parent in inner:
-            users.setdefault(id(parent), []).append(out)
-    ready = [t for t in reversed(outputs) if waiting[id(t)] == 0]
-    order: list[Tensor] = []
-    while ready:
-        tensor = ready.pop()
-        order.append(tensor)
-        for user in users.get(id(tensor), ()):
-            waiting[id(user)] -= 1
-            if waiting[id(user)] == 0:
-                ready.append(user)
-    return order
-
-
 def _kind(tensor: Tensor, root: Tensor) -> str:
     if tensor is root:
         return OUTPUT
@@ -305,7 +256,7 @@ def _kind(tensor: Tensor, root: Tensor) -> str:
     if tensor.requires_grad:
         return PARAMETER
     # An unnamed one-element leaf is a number written in the expression (x - 0.5).
-    if tensor.name is None and tensor.data.size == 1:
+    if tensor.name is None and tensor.size == 1:
         return CONSTANT
     return INPUT
 
@@ -408,7 +359,8 @@ def snapshot(
                 grad_norm = extra_grad_norms[key]
         node = tensor._ctx
         dead = None
-        if node is not None and node.op_name() == "Relu" and tensor.data.size:
+        released = tensor.data is None  # an intermediate whose values backward released
+        if node is not None and node.op_name() == "Relu" and not released and tensor.size:
             dead = DeadUnits.of(tensor.data)
         tensors.append(
             TensorNode(
@@ -418,7 +370,11 @@ def snapshot(
                 shape=tuple(tensor.shape),
                 dtype=str(tensor.dtype),
                 producer=producer.get(key),
-                stats=ValueStats.of(tensor.data) if values or kind == CONSTANT else None,
+                stats=(
+                    ValueStats.of(tensor.data)
+                    if (values or kind == CONSTANT) and not released
+                    else None
+                ),
                 grad_norm=grad_norm,
                 dead=dead,
             )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_nn.autograd import unbroadcast
+from tinygrad_nn import autograd
 from tinygrad_nn.viz.snapshot import CONSTANT, GraphWalk, op_rule, walk
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ class BackwardStep:
         output: the op's output (its name, if it has one).
         shape: the output's shape, which is also the incoming gradient's shape.
         value: the output's value when it has a single element, else None.
-        grad_norm: the L2 norm of the gradient arriving at the output.
+        grad_norm: the L2 norm of the gradient arriving at the output (None when a backward
+            without retain_graph released the graph before the trace).
         sends: one `GradientSent` per input, in argument order.
     """
 
@@ -72,7 +73,7 @@ class BackwardStep:
     output: str
     shape: tuple[int, ...]
     value: float | None
-    grad_norm: float
+    grad_norm: float | None
     sends: tuple[GradientSent, ...]
 
 
@@ -123,9 +124,10 @@ def trace_backward(
 ) -> BackwardTrace:
     """List the steps backward takes from ``tensor``, without changing any gradient.
 
-    The graph must still be whole: call it before ``backward()``, after
-    ``backward(retain_graph=True)``, or inside ``tinygrad_nn.viz.keep_graphs()``. It costs one
-    extra backward pass; no ``.grad`` is written and the graph is not freed.
+    It runs the engine's backward loop once more (no ``.grad`` is written, the graph is
+    kept). After a plain ``backward()``, which released the graph, the steps are still
+    listed but without the intermediate gradients; for those, trace before backward, after
+    ``backward(retain_graph=True)``, or inside ``tinygrad_nn.viz.keep_graphs()``.
 
     Args:
         tensor: where backward starts, usually the loss.
@@ -136,9 +138,6 @@ def trace_backward(
 
     Returns:
         A `BackwardTrace`; print it for a table.
-
-    Raises:
-        GraphFreedError: an earlier backward freed the graph.
 
     Example:
         >>> x = Tensor(np.ones((4, 3)), name="x")
@@ -153,46 +152,52 @@ def trace_backward(
 
 
 def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
-    """`trace_backward` on a graph already walked (shares the walk with a drawing)."""
+    """`trace_backward` on a graph already walked (shares the walk with a drawing).
+
+    The engine's own backward loop runs, keeping the graph and writing no ``.grad``, and
+    reports every node it visits; the trace is that report. On a graph a backward has
+    already released the ops are listed in the same order, without the gradients that
+    were not kept.
+    """
     tensor = graph.root
     if not tensor.requires_grad:
         raise RuntimeError(
             "trace_backward: this tensor does not require grad, so backward has no steps; "
             "create the inputs with requires_grad=True"
         )
-    seed = _seed(tensor, grad)
-    pending: dict[int, np.ndarray] = {id(tensor): seed}
-    leaf_totals: dict[int, np.ndarray] = {}
+    seed = autograd.seed_gradient(tensor, grad, "trace_backward")
+    visits: list[tuple[Tensor, np.ndarray | None, list[_Sent]]] = []
     grad_norms: dict[int, float] = {}
-    visits: list[tuple[Tensor, np.ndarray, list[_Sent]]] = []
-    for out in reversed(graph.ops):
-        out_grad = pending.pop(id(out), None)
-        if out_grad is None:
-            continue
-        grad_norms[id(out)] = _norm(out_grad)
-        node = out._ctx
-        raw_grads = node.backward(node, out_grad)
-        sent = []
-        for parent, raw in zip(node.parents, raw_grads, strict=True):
-            if raw is None or not parent.requires_grad:
+    released = any(autograd.is_released(out.grad_fn) for out in graph.ops)
+
+    def record(out: Tensor, node: Any, out_grad: Any, raw_grads: tuple, grads: list) -> None:
+        sent: list[_Sent] = []
+        for parent, raw, reduced in zip(node.parents, raw_grads, grads, strict=True):
+            if reduced is None:
                 sent.append((parent, None, (), ()))
-                continue
-            raw = np.asarray(raw)
-            axes = broadcast_axes(raw.shape, parent.shape)
-            reduced = unbroadcast(raw, parent.shape).astype(parent.dtype, copy=False)
-            sent.append((parent, reduced, axes, raw.shape))
-            totals = pending if parent._ctx is not None else leaf_totals
-            previous = totals.get(id(parent))
-            totals[id(parent)] = reduced if previous is None else previous + reduced
+            else:
+                raw_shape = np.shape(raw)
+                sent.append((parent, reduced, broadcast_axes(raw_shape, parent.shape), raw_shape))
+        grad_norms[id(out)] = _norm(out_grad)
         visits.append((out, out_grad, sent))
-    grad_norms.update({key: _norm(total) for key, total in leaf_totals.items()})
+
+    if released:
+        for out in reversed(graph.ops):
+            sent = [(parent, None, (), ()) for parent in out.grad_fn.parents]
+            visits.append((out, None, sent))
+    else:
+        order = autograd.backward_order((tensor,))
+        result = autograd.backpropagate(
+            order, {id(tensor): seed}, retain_graph=True, observer=record
+        )
+        grad_norms.update({key: _norm(entry[1]) for key, entry in result.leaves.items()})
 
     step_of = {id(out): number for number, (out, _, _) in enumerate(visits, start=1)}
     steps = [_step(graph, step_of, number, *visit) for number, visit in enumerate(visits, 1)]
     terms = [
         (graph.labels[id(t)], float(t.data.reshape(-1)[0]))
         for t in graph.ops
-        if t is not tensor and id(t) in graph.labels and t.data.size == 1
+        if t is not tensor and id(t) in graph.labels and t.data is not None and t.size == 1
     ]
     return BackwardTrace(steps, _describe_root(graph), terms, grad_norms, step_of)
 
@@ -215,23 +220,6 @@ def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple
     return (*range(extra), *stretched)
 
 
-def _seed(tensor: Tensor, grad: Any) -> np.ndarray:
-    if grad is None:
-        if tensor.size != 1:
-            raise RuntimeError(
-                f"trace_backward: grad can be omitted only for a single-element tensor, but "
-                f"this one has shape {tensor.shape}; pass grad= an array of that shape"
-            )
-        return np.ones(tensor.shape, dtype=tensor.dtype)
-    seed = np.asarray(getattr(grad, "data", grad), dtype=tensor.dtype)
-    if seed.shape != tensor.shape:
-        raise ValueError(
-            f"trace_backward: grad has shape {seed.shape} but the tensor has shape "
-            f"{tensor.shape}; pass a gradient of the same shape"
-        )
-    return seed
-
-
 def _norm(array: np.ndarray) -> float:
     return float(np.linalg.norm(np.ravel(array)))
 
@@ -252,7 +240,7 @@ def _step(
     step_of: dict[int, int],
     number: int,
     out: Tensor,
-    out_grad: np.ndarray,
+    out_grad: np.ndarray | None,
     sent: list[_Sent],
 ) -> BackwardStep:
     node = out._ctx
@@ -275,8 +263,8 @@ def _step(
         module=graph.calls[calls[-1]].label if calls else None,
         output=name or ("output" if out is graph.root else "-"),
         shape=tuple(out.shape),
-        value=float(out.data.reshape(-1)[0]) if out.data.size == 1 else None,
-        grad_norm=_norm(out_grad),
+        value=float(out.data.reshape(-1)[0]) if out.data is not None and out.size == 1 else None,
+        grad_norm=None if out_grad is None else _norm(out_grad),
         sends=sends,
     )
 

@@ -13,7 +13,41 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nn.autograd import Function
+from tinygrad_nn.autograd import Function, unbroadcast
+
+__all__ = [
+    "Abs",
+    "Add",
+    "AsType",
+    "BroadcastTo",
+    "Clip",
+    "Concatenate",
+    "Div",
+    "Exp",
+    "Index",
+    "Linear",
+    "Log",
+    "MatMul",
+    "Max",
+    "Min",
+    "Mul",
+    "Neg",
+    "Pow",
+    "Relu",
+    "Reshape",
+    "ScatterAdd",
+    "Sigmoid",
+    "Sign",
+    "Sqrt",
+    "Square",
+    "SquaredError",
+    "Stack",
+    "Sub",
+    "Sum",
+    "Tanh",
+    "Transpose",
+    "Where",
+]
 
 _BROADCAST_HINT = (
     "the shapes must broadcast under NumPy's rules (trailing axes equal or 1); "
@@ -102,8 +136,11 @@ class Pow(Function):
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         a, b, out = ctx.saved
         needs_a, needs_b = ctx.needs_input_grad
-        grad_a = grad * b * a ** (b - 1) if needs_a else None
-        grad_b = None
+        grad_a = grad_b = None
+        if needs_a:
+            # Where b == 0, a**b is the constant 1: its derivative is 0 even at a == 0, where
+            # b * a**(b - 1) would be 0 * inf (PyTorch's and HIPS autograd's convention).
+            grad_a = grad * b * a ** np.where(b == 0, 1, b - 1)
         if needs_b:
             # d/db a**b = a**b log(a); where a == 0 PyTorch's convention gives 0, not nan.
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -206,6 +243,18 @@ class Square(Function):
         return (2 * x * grad,)
 
 
+class Sign(Function):
+    """f(x) = -1, 0 or 1 by the sign of x;  f'(x) = 0 (also at 0, where it jumps)"""
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+        return np.sign(x)
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        return (np.zeros_like(grad),)
+
+
 class Abs(Function):
     """f(x) = |x|;  f'(x) = sign(x)  (0 at x = 0, like PyTorch)"""
 
@@ -290,6 +339,8 @@ class Clip(Function):
 
     hint = "give lo and hi as numbers (or None for no bound) with lo <= hi"
 
+    # The bounds are kept as numbers, not arrays: they are constants of the derivative.
+
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, lo: float | None, hi: float | None) -> np.ndarray:
         if lo is None and hi is None:
@@ -300,12 +351,11 @@ class Clip(Function):
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, lo, hi = ctx.saved
-        inside = np.ones(x.shape, dtype=bool)
         if lo is not None:
-            inside &= x >= lo
+            grad = grad * (x >= lo)
         if hi is not None:
-            inside &= x <= hi
-        return (grad * inside,)
+            grad = grad * (x <= hi)
+        return (grad,)
 
 
 # --------------------------------------------------------------------------- linear algebra
@@ -374,11 +424,11 @@ class Linear(Function):
             raise ValueError("x must have at least one axis and the weight exactly two")
         if bias is not None and bias.shape != weight.shape[:1]:
             raise ValueError(f"bias must have shape ({weight.shape[0]},)")
+        ctx.save_for_backward(x, weight)
         if x.dtype is not weight.dtype and weight.dtype.kind == "f":
             # Compute in the layer's dtype: a float32 model fed NumPy's float64 data stays
             # float32 (the engine casts x's gradient back to x's dtype).
             x = x.astype(weight.dtype)
-        ctx.save_for_backward(x, weight)
         # np.dot is np.matmul for a 2-D right operand, with half the call overhead.
         out = np.dot(x, weight.T)
         if bias is not None:
@@ -389,6 +439,8 @@ class Linear(Function):
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, weight = ctx.saved
         needs = ctx.needs_input_grad
+        if x.dtype != weight.dtype and weight.dtype.kind == "f":
+            x = x.astype(weight.dtype)
         grad_x = np.dot(grad, weight) if needs[0] else None
         grad_w = grad_b = None
         if grad.ndim != 2:  # (..., out): fold the leading axes into one batch axis
@@ -416,11 +468,11 @@ def _ones(length: int, dtype: np.dtype) -> np.ndarray:
 # --------------------------------------------------------------------------- reductions
 
 
-def _expand_reduced(grad: np.ndarray, shape: tuple[int, ...], axis: Any, keepdims: bool):
+def _expand_reduced(grad: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
     """Reshape a reduced gradient so it broadcasts against the input's ``shape``."""
     if axis is None:
         return grad.reshape((1,) * len(shape)) if not keepdims else grad
-    if keepdims:
+    if keepdims or not shape:  # a 0-d input reduced over axis 0 or -1 stays 0-d
         return grad
     axes = (axis,) if np.ndim(axis) == 0 else axis  # an int, NumPy integer or a tuple
     return np.expand_dims(grad, tuple(int(a) % len(shape) for a in axes))
@@ -444,9 +496,7 @@ class Sum(Function):
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         shape, axis, keepdims = ctx.saved
-        full = np.empty(shape, dtype=grad.dtype)
-        full[...] = _expand_reduced(grad, shape, axis, keepdims)
-        return (full,)
+        return (BroadcastTo.evaluate(_expand_reduced(grad, shape, axis, keepdims), shape=shape),)
 
 
 class Max(Function):
@@ -545,22 +595,63 @@ class Index(Function):
     """f(x) = x[index];  the gradient is scattered back, adding up repeated indices"""
 
     hint = "use ints, slices, None, ..., or integer / boolean arrays within the bounds"
+    overflow_error = IndexError
 
     @staticmethod
     def forward(ctx: Function, x: np.ndarray, *, index: Any) -> np.ndarray:
         out = x[index]
-        ctx.save_for_backward(x.shape, x.dtype, index)
+        ctx.save_for_backward(x.shape, index)
         return out
 
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        shape, dtype, index = ctx.saved
-        full = np.zeros(shape, dtype=dtype)
+        shape, index = ctx.saved
+        return (ScatterAdd.evaluate(grad, shape=shape, index=index),)
+
+
+class ScatterAdd(Function):
+    """f(g) = zeros(shape) with g added at ``index`` (repeats add up);  df/dg = grad[index]
+
+    The gradient of indexing, as an op of its own so that it is differentiable too.
+    """
+
+    hint = Index.hint
+
+    @staticmethod
+    def forward(
+        ctx: Function, values: np.ndarray, *, shape: tuple[int, ...], index: Any
+    ) -> np.ndarray:
+        ctx.save_for_backward(index)
+        full = np.zeros(shape, dtype=values.dtype)
         if _is_basic_index(index):
-            full[index] = grad
+            full[index] = values
         else:
-            np.add.at(full, index, grad)
-        return (full,)
+            np.add.at(full, index, values)
+        return full
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (index,) = ctx.saved
+        return (Index.evaluate(grad, index=index),)
+
+
+class BroadcastTo(Function):
+    """f(x) = x repeated to ``shape`` (np.broadcast_to, as a new array);  df/dx = the sum of
+    grad over the repeated axes"""
+
+    hint = "the tensor's shape must broadcast to the target shape (trailing axes equal or 1)"
+
+    @staticmethod
+    def forward(ctx: Function, x: np.ndarray, *, shape: tuple[int, ...]) -> np.ndarray:
+        ctx.save_for_backward(x.shape)
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        (shape,) = ctx.saved
+        return (unbroadcast(grad, shape),)
 
 
 class Concatenate(Function):
@@ -619,7 +710,7 @@ class SquaredError(Function):
         ctx: Function, pred: np.ndarray, target: np.ndarray, *, reduction: str = "sum"
     ) -> np.ndarray:
         diff = pred - target
-        ctx.save_for_backward(diff, reduction)
+        ctx.save_for_backward(pred, target, reduction)
         if reduction == "none":
             return diff * diff
         flat = diff.reshape(-1)
@@ -635,7 +726,8 @@ class SquaredError(Function):
 
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        diff, reduction = ctx.saved
+        pred, target, reduction = ctx.saved
+        diff = pred - target  # recomputed, not saved: backward needs only inputs and output
         scale = grad * (2.0 / diff.size) if reduction == "mean" else grad * 2.0
         grad_pred = diff * scale
         needs_pred, needs_target = ctx.needs_input_grad

@@ -1,0 +1,23 @@
+"""Primitive differentiable ops: each a small `Function` with forward and backward side by side.
+
+The ops are grouped by kind in the modules of this package and re-exported here, so
+``tinygrad_nn.ops.Mul`` names every op whatever file defines it. `core` holds the
+primitives the engine and the article's network are built from.
+
+How a backward is written (so that it is also twice differentiable): it computes the
+input gradients from ``grad`` and ``ctx.saved`` with NumPy functions, ufuncs, operators
+and the ndarray methods that Tensor shares (``reshape``, ``sum``, ``transpose``, ``T``,
+``astype``, indexing), or with other ops through ``SomeOp.evaluate(...)``. For first-order
+gradients the engine hands it ndarrays and it runs at NumPy speed; when a graph of the
+gradient is asked for (``tnn.gradients(..., create_graph=True)``) the engine hands it
+Tensors, and the same lines record themselves through NumPy's dispatch protocols. So
+``ctx.saved`` may hold the op's inputs, its output and non-float values (shapes, axes,
+masks, indices), but no other float array computed in forward: the engine refuses such an
+op in a higher-order pass, since it could not differentiate through that array. Backward
+never writes into arrays in place (``out[...] = ...``, ``+=`` on a saved array).
+"""
+
+from tinygrad_nn.ops.core import *  # noqa: F403
+from tinygrad_nn.ops.core import __all__ as _core_names
+
+__all__ = [*_core_names]
