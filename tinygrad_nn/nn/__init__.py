@@ -4,6 +4,7 @@ containers, the article's `MLP`, initialisers (`init`) and gradient clipping (`u
 from tinygrad_nn.nn import init, utils
 from tinygrad_nn.nn.activation import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus
 from tinygrad_nn.nn.container import ModuleDict, ModuleList
+from tinygrad_nn.nn.conv import AvgPool2d, Conv2d, MaxPool2d
 from tinygrad_nn.nn.layers import (
     Dropout,
     Embedding,
@@ -23,8 +24,10 @@ __all__ = [
     "ELU",
     "GELU",
     "MLP",
+    "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv2d",
     "Dropout",
     "Embedding",
     "Flatten",
@@ -34,6 +37,7 @@ __all__ = [
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
+    "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",

@@ -17,7 +17,9 @@ op in a higher-order pass, since it could not differentiate through that array. 
 never writes into arrays in place (``out[...] = ...``, ``+=`` on a saved array).
 """
 
+from tinygrad_nn.ops.conv import *  # noqa: F403
+from tinygrad_nn.ops.conv import __all__ as _conv_names
 from tinygrad_nn.ops.core import *  # noqa: F403
 from tinygrad_nn.ops.core import __all__ as _core_names
 
-__all__ = [*_core_names]
+__all__ = [*_core_names, *_conv_names]
