@@ -154,7 +154,7 @@ def main(quick: bool = False, out: str | Path = "digits_output", seed: int = 0) 
     data = load_digits(seed)
     if quick:  # a smoke run: a third of the training images, few epochs
         data = (data[0][:480], data[1][:480], data[2], data[3])
-    mlp_epochs, cnn_epochs = (3, 3) if quick else (30, 15)
+    mlp_epochs, cnn_epochs = (2, 2) if quick else (30, 15)
     start = time.perf_counter()
     mlp_accuracy = train("MLP", make_mlp(seed), data, mlp_epochs, lr=3e-3, seed=seed)
     mlp_seconds = time.perf_counter() - start

@@ -149,7 +149,7 @@ EXAMPLE_RESULTS = {
     "custom_model": (0.0, 0.25, "the mean squared error against the curve"),
     # sum over 32 samples of sin² + cos² errors; outputs stuck at 0 give exactly 32
     "sin_cos": (0.0, 32.0, "the end cost of a batch"),
-    # ten digits: chance is 0.1; the quick run (3 epochs on 480 images) reaches about 0.9
+    # ten digits: chance is 0.1; the quick run (2 epochs on 480 images) reaches about 0.9
     "digits": (0.5, 1.0 + 1e-9, "the CNN's test accuracy"),
 }
 
