@@ -80,6 +80,7 @@ class SGD(Optimizer):
         # The hot loop of every training step: checks are inlined, and the common case
         # (no momentum, no decay) is one multiply and one in-place subtract per parameter.
         lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        dampening, nesterov = group["dampening"], group["nesterov"]
         state = self.state
         for param in group["params"]:
             grad = param.grad
@@ -100,7 +101,6 @@ class SGD(Optimizer):
                     if buffer.shape != data.shape or buffer.dtype != data.dtype:
                         buffer = self._buffer(param, entry, "momentum_buffer")
                     buffer *= momentum
-                    dampening = group["dampening"]
                     buffer += (1.0 - dampening) * grad if dampening else grad
-                grad = grad + momentum * buffer if group["nesterov"] else buffer
+                grad = grad + momentum * buffer if nesterov else buffer
             param.data -= lr * grad
