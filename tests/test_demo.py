@@ -109,11 +109,19 @@ def test_a_seed_makes_the_run_deterministic(
 
 
 def test_every_output_is_written(short_run: DemoRun) -> None:
-    graph = "graph.svg" if shutil_which_dot() else "graph.dot"
-    expected = {*PLOTS, "model.npz", "metrics.json", graph}
+    expected = {*PLOTS, "model.npz", "metrics.json", "graph.svg", "explore.html"}
     assert expected <= {path.name for path in short_run.out.iterdir()}
-    text = (short_run.out / graph).read_text(encoding="utf-8")
-    assert ("<svg" in text) if graph == "graph.svg" else text.lstrip().startswith("digraph")
+    assert "<svg" in (short_run.out / "graph.svg").read_text(encoding="utf-8")
+
+
+def test_the_graph_names_the_data_the_cost_and_the_objective(short_run: DemoRun) -> None:
+    page = (short_run.out / "explore.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="tnn-data">(.*?)</script>', page, re.DOTALL)[1])
+    labels = {tensor["label"]: tensor["kind"] for tensor in data["tensors"].values()}
+    assert labels["x"] == labels["y"] == "input"
+    assert labels["cost C"] == "intermediate" and labels["J = C / 2B"] == "output"
+    svg = (short_run.out / "graph.svg").read_text(encoding="utf-8")
+    assert "cost C" in svg and "J = C / 2B" in svg
 
 
 @pytest.mark.parametrize("name", PLOTS)
@@ -153,12 +161,17 @@ def test_the_saved_model_loads_into_a_fresh_mlp_and_predicts_the_same(
     assert np.mean((loaded - grid_y) ** 2) == pytest.approx(short_run.metrics["test_mse"])
 
 
-def test_without_graphviz_the_graph_is_written_as_dot_text(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(demo.shutil, "which", lambda name, *args, **kwargs: None)
+def test_without_graphviz_the_demo_still_draws_the_graph(tmp_path, monkeypatch, capfd) -> None:
+    from tinygrad_nn.viz import dot
+
+    monkeypatch.setattr(dot, "dot_executable", lambda: None)
     run = run_in_process(tmp_path / "out", "--batches", "10")
     assert run.status == 0
-    assert (run.out / "graph.dot").read_text(encoding="utf-8").lstrip().startswith("digraph")
-    assert not (run.out / "graph.svg").exists()
+    assert "built-in layout" in (run.out / "graph.svg").read_text(encoding="utf-8")
+    assert "drawn by tinygrad_nn's built-in layout" in (run.out / "explore.html").read_text(
+        encoding="utf-8"
+    )
+    assert "install Graphviz" in capfd.readouterr().err
 
 
 # ---------------------------------------------------------------------- full runs
@@ -213,3 +226,25 @@ def shutil_which_dot() -> bool:
     import shutil
 
     return shutil.which("dot") is not None
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--batches", "5", "at least 10"), ("--lr", "nan", "positive"), ("--seed", "-1", ">= 0")],
+)
+def test_bad_values_are_refused_before_training(tmp_path, capsys, option, value, message):
+    from tinygrad_nn import cli
+
+    assert cli.main(["demo", "--out", str(tmp_path / "out"), option, value]) == 2
+    err = capsys.readouterr().err
+    assert "tinygrad-nn demo: error:" in err and message in err
+    assert not (tmp_path / "out" / "metrics.json").exists()
+
+
+def test_an_unusable_out_folder_is_refused_before_training(tmp_path, capsys):
+    from tinygrad_nn import cli
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert cli.main(["demo", "--out", str(blocker)]) == 2
+    assert "is not a folder" in capsys.readouterr().err

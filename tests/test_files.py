@@ -1,14 +1,21 @@
-"""Tests of tinygrad_nn._files.atomic_path, the one way the package writes files."""
+"""Tests of tinygrad_nn._files.atomic_path, the one way the package writes files.
+
+(The command-line helpers of _files are tested in test_cli.py.)
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import tinygrad_nn as tnn
+from tinygrad_nn import _files
 from tinygrad_nn._files import atomic_path
 from tinygrad_nn.experiments import report
 
@@ -96,3 +103,82 @@ def test_errors_name_the_target_not_the_temporary_file(tmp_path: Path) -> None:
         temporary.write_text("x")
     assert repr(str(folder)) in str(caught.value) and ".tmp" not in str(caught.value)
     assert [p.name for p in tmp_path.iterdir()] == ["a_folder"]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    process = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(process.stdout)
+
+
+def test_temporary_files_name_their_writer(tmp_path: Path) -> None:
+    with atomic_path(tmp_path / "model.npz") as temporary:
+        match = _files._TEMPORARY.fullmatch(temporary.name)
+        assert match and match["name"] == "model.npz" and match["suffix"] == ".npz"
+        assert int(match["pid"]) == os.getpid() and match["host"] == _files._host_tag()
+
+
+def test_a_write_removes_only_dead_writers_temporaries(tmp_path: Path) -> None:
+    host, dead, alive = _files._host_tag(), dead_pid(), os.getpid()
+    stale = [
+        f".model.npz.{host}-{dead}-0123abcd.tmp.npz",  # killed while writing model.npz
+        f".plot.svg.{host}-{dead}-deadbeef.tmp.svg",  # another target in the same folder
+        ".old.npz.89abcdef.tmp.npz",  # the pattern of tinygrad_nn 0.1, untouched for 2 hours
+    ]
+    kept = [
+        f".model.npz.{host}-{alive}-0123abcd.tmp.npz",  # a writer still running
+        f".model.npz.{'0' * 8 if host != '0' * 8 else '1' * 8}-{dead}-0123abcd.tmp.npz",
+        ".recent.npz.89abcdef.tmp.npz",  # 0.1 pattern, written a minute ago: may be live
+        f".model.npz.{host}-{dead}-0123abcd.tmp.svg",  # suffix differs from the name's
+        f"model.npz.{host}-{dead}-0123abcd.tmp.npz",  # not hidden: not ours
+        "notes.txt",
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_text("x")
+    two_hours_ago = time.time() - 7200
+    os.utime(tmp_path / ".old.npz.89abcdef.tmp.npz", (two_hours_ago, two_hours_ago))
+    os.utime(tmp_path / ".recent.npz.89abcdef.tmp.npz", (time.time() - 60,) * 2)
+    with atomic_path(tmp_path / "other.txt") as temporary:
+        temporary.write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "other.txt"])
+
+
+def test_a_failed_write_removes_nothing_else(tmp_path: Path) -> None:
+    name = f".model.npz.{_files._host_tag()}-{dead_pid()}-0123abcd.tmp.npz"
+    (tmp_path / name).write_text("x")
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "out.txt"):
+        raise RuntimeError
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+
+def test_read_only_targets_are_refused_for_every_writer(tmp_path: Path) -> None:
+    path = tmp_path / "report.md"
+    path.write_text("old")
+    path.chmod(0o444)
+    refused = pytest.raises(PermissionError, match=r"'.*report.md'.*read-only \(mode -r--r--r--\)")
+    with refused, atomic_path(path) as temporary:
+        pytest.fail(f"a temporary file {temporary} was made")
+    assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_symlinks_are_written_through(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "figure.svg"
+    real.write_text("old")
+    link = tmp_path / "figure.svg"
+    link.symlink_to(real)
+    with atomic_path(link) as temporary:
+        assert temporary.parent == real.parent, "the temporary file sits beside the real file"
+        temporary.write_text("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    dangling = tmp_path / "dangling.svg"
+    dangling.symlink_to(tmp_path / "real" / "later.svg")
+    with atomic_path(dangling) as temporary:
+        temporary.write_text("created")
+    assert (tmp_path / "real" / "later.svg").read_text() == "created"
+    assert dangling.is_symlink()

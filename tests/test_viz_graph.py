@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -506,3 +507,44 @@ def test_graph_command_through_the_cli(tmp_path: Path) -> None:
         pytest.skip("another CLI command's module is not written yet")
     assert result.returncode == 0, result.stderr
     assert "cost" in " ".join(" ".join(v) for v in svg_nodes(out).values())
+
+
+# --------------------------------------------------------------------------- composites
+
+
+def classifier_loss() -> Tensor:
+    from tinygrad_nn.losses import cross_entropy
+
+    rng = np.random.default_rng(3)
+    model = MLP([2, 8, 3], output_activation=None, rng=rng)
+    loss = cross_entropy(model(Tensor(rng.normal(size=(6, 2)), name="x")), np.arange(6) % 3)
+    loss.name = "cost"
+    return loss
+
+
+def test_a_composite_loss_is_one_node_until_expanded() -> None:
+    loss = classifier_loss()
+    folded = to_dot(loss, order=True)
+    assert "#1-#9 cross_entropy" in folded and "(9 ops, expand=True shows them)" in folded
+    for primitive in ("Exp", "Log", "Index", "Sub"):
+        assert not re.search(rf'label="(#\d+ )?{primitive}"', folded)
+    assert "(6, 1)" not in folded  # the function's internal tensors fold away too
+    expanded = to_dot(loss, order=True, expand=True)
+    assert 'label="cross_entropy"' in expanded and 'label="log_softmax"' in expanded
+    assert "Exp" in expanded and "Index" in expanded
+
+
+def test_internal_constants_are_never_drawn_as_inputs() -> None:
+    loss = classifier_loss()
+    expanded = to_dot(loss, expand=True)
+    # log_softmax's row maximum, a (6, 1) array made inside the function, is a constant.
+    leaves = [
+        line
+        for line in expanded.splitlines()
+        if "(6, 1) float64" in line and "rounded" not in line  # intermediates are rounded
+    ]
+    (row_max,) = leaves
+    assert "dashed" in row_max and 'label="constant' in row_max
+    input_fill = f'fillcolor="{STYLES["input"].fill}"'
+    inputs = [line for line in expanded.splitlines() if input_fill in line and "dashed" not in line]
+    assert len(inputs) == 1 and 'label="x' in inputs[0]

@@ -51,6 +51,7 @@ __all__ = [
     "backpropagate",
     "backward",
     "backward_order",
+    "conform_gradient",
     "detect_anomaly",
     "enable_grad",
     "enter_module",
@@ -64,6 +65,7 @@ __all__ = [
     "make_tensor",
     "no_grad",
     "register_tensor_type",
+    "release_inputs",
     "remove_backward_observer",
     "seed_gradient",
     "set_default_dtype",
@@ -319,8 +321,10 @@ class Function:
     # The error type a forward's OverflowError becomes (an axis or index beyond any size).
     overflow_error: ClassVar[type[Exception]] = ValueError
 
-    parents: tuple[Tensor | ReleasedTensor, ...]
-    saved: tuple[Any, ...] | None
+    # After a releasing backward, intermediate entries of ``parents`` are `ReleasedTensor`
+    # records, which have the attributes drawings read; a live graph has Tensors only.
+    parents: tuple[Tensor, ...]
+    saved: tuple[Any, ...]  # () until save_for_backward; _FREED once backward released it
     needs_input_grad: tuple[bool, ...]
     scope: tuple[Any, ...]
     seq: int  # creation order; backward visits nodes newest first
@@ -373,10 +377,12 @@ class Function:
                 tensors = _as_tensors(inputs)
                 break
         ctx = cls.__new__(cls)
-        ctx.saved = None
+        ctx.saved = ()
         # Unrolled for one to three inputs (three: Linear): this is the per-op overhead of
         # every model, and a list comprehension costs as much as the rest of it.
         arity = len(tensors)
+        needs: tuple[bool, ...]
+        arrays: tuple[np.ndarray, ...]
         if arity == 2:
             first, second = tensors
             needs = (first.requires_grad, second.requires_grad)
@@ -426,7 +432,7 @@ class Function:
             if isinstance(value, _tensor_type):
                 return cls.apply(*inputs, **kwargs)
         ctx = cls.__new__(cls)
-        ctx.saved = None
+        ctx.saved = ()
         ctx.needs_input_grad = (False,) * len(inputs)
         return cls.forward(ctx, *inputs, **kwargs)
 
@@ -485,9 +491,10 @@ class ReleasedTensor:
     is_leaf = False
 
     def __init__(self, tensor: Tensor) -> None:
+        data = tensor._data
         self._ctx = tensor._ctx
-        self.shape: tuple[int, ...] = tensor._data.shape
-        self.dtype: np.dtype = tensor._data.dtype
+        self.shape: tuple[int, ...] = data.shape
+        self.dtype: np.dtype = data.dtype
         self.name: str | None = tensor.name
 
     @property
@@ -511,15 +518,21 @@ class ReleasedTensor:
 _FREED: tuple[Any, ...] = ("<freed by backward>",)
 
 
-def _release(node: Function) -> None:
-    """Drop what ``node`` saved and its intermediate inputs' data; keep its structure."""
-    node.saved = _FREED
-    node.parents = tuple(
-        parent
-        if parent._ctx is None or parent.__class__ is ReleasedTensor or parent._retains_grad
-        else ReleasedTensor(parent)  # type: ignore[arg-type]
-        for parent in node.parents
-    )
+def release_inputs(order: Sequence[Tensor]) -> None:
+    """After a backward that released ``order``'s nodes, let go of their intermediate inputs.
+
+    Each node's intermediate inputs become `ReleasedTensor` records, so the graph's
+    structure stays (for drawings and traces) while the values' memory returns. Leaves and
+    tensors that called ``retain_grad()`` are kept as they are.
+    """
+    for tensor in order:
+        node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
+        node.parents = tuple(
+            [
+                parent if parent._ctx is None or parent._retains_grad else ReleasedTensor(parent)  # type: ignore[misc]
+                for parent in node.parents
+            ]
+        )
 
 
 def is_released(node: Function) -> bool:
@@ -575,7 +588,7 @@ def backward_order(roots: Sequence[Tensor], *, allow_released: bool = False) -> 
             by_number[root._ctx.seq] = root
             stack.append(root)
     while stack:
-        node = stack.pop()._ctx
+        node: Function = stack.pop()._ctx  # type: ignore[assignment]  # never a leaf
         if node.saved is _FREED and not allow_released:
             raise RuntimeError(
                 f"backward: the graph through {node.op_name()} was already freed by an "
@@ -617,7 +630,7 @@ def make_node(cls: type[Function], needs_input_grad: tuple[bool, ...]) -> Functi
     (`tinygrad_nn.capture` replays do, to reuse the engine's backward).
     """
     ctx = cls.__new__(cls)
-    ctx.saved = None
+    ctx.saved = ()
     ctx.needs_input_grad = needs_input_grad
     ctx.scope = ()
     ctx.seq = _next_sequence_number()
@@ -639,12 +652,15 @@ def backpropagate(
         order: the non-leaf tensors to visit, newest first (`backward_order`, or a plan a
             capture replay worked out once).
         seeds: gradient arriving at each root, by ``id(tensor)``.
-        retain_graph: keep saved values; else each node is released right after its turn.
+        retain_graph: keep saved values; else each node drops them right after its turn
+            (and the caller may `release_inputs` once the pass is over).
         create_graph: run the backward rules on Tensors so the gradients carry a graph.
         targets: ids of the only tensors whose gradients are collected (leaves or not);
             None collects every leaf that requires grad and every ``retain_grad`` tensor.
-        observer: called as ``observer(tensor, node, out_grad, raw_grads, grads)`` after each
-            node's backward (`tinygrad_nn.viz.trace_backward` records the pass with it).
+        observer: called as ``observer(tensor, node, out_grad, input_grads)`` after each
+            node's backward, with the gradients as the op returned them (`conform_gradient`
+            gives what the engine made of them); `tinygrad_nn.viz.trace_backward` records
+            the pass with it.
 
     Returns:
         The collected gradients; the caller writes them (``Tensor.backward``) or returns
@@ -656,11 +672,11 @@ def backpropagate(
     anomaly = _state.anomaly
     ndarray = np.ndarray
     for tensor in order:
-        node = tensor._ctx
+        node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
         out_grad = pending.pop(id(tensor), None)
         if out_grad is None:  # nothing flows through this node (e.g. an unused branch)
             if not retain_graph:
-                _release(node)
+                node.saved = _FREED
             continue
         if tensor._retains_grad if targets is None else id(tensor) in targets:
             retained[id(tensor)] = [tensor, out_grad, False]
@@ -671,12 +687,8 @@ def backpropagate(
         parents = node.parents
         if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
             _raise_bad_arity(node, input_grads, len(parents))
-        conformed = [] if observer is not None else None
-        for position, parent in enumerate(parents):
-            parent_grad = input_grads[position]
+        for parent, parent_grad in zip(parents, input_grads, strict=False):  # checked above
             if parent_grad is None or not parent.requires_grad:
-                if conformed is not None:
-                    conformed.append(None)
                 continue
             data = parent._data
             if (
@@ -684,13 +696,11 @@ def backpropagate(
                 or parent_grad.shape != data.shape
                 or parent_grad.dtype is not data.dtype  # `is` is cheap; _conform compares
             ):
-                parent_grad = _conform(node, parent_grad, data, position, create_graph)
+                parent_grad = conform_gradient(node, parent_grad, parent, create_graph)
             if parent._version > node.seq:
-                _check_unmodified(node, parent, position)
+                _check_unmodified(node, parent)
             if anomaly:
-                _check_gradient_finite(node, parent_grad, position, data.shape)
-            if conformed is not None:
-                conformed.append(parent_grad)
+                _check_gradient_finite(node, parent_grad, parent)
             key = id(parent)
             if parent._ctx is not None:
                 previous = pending.get(key)
@@ -706,9 +716,9 @@ def backpropagate(
                 entry[1] = entry[1] + parent_grad
                 entry[2] = True  # a fresh sum
         if observer is not None:
-            observer(tensor, node, out_grad, input_grads, conformed)
+            observer(tensor, node, out_grad, input_grads)
         if not retain_graph:  # free saved arrays now: the graph's memory returns as we go
-            _release(node)
+            node.saved = _FREED
     return result
 
 
@@ -726,7 +736,7 @@ def _differentiable_context(node: Function, output: Tensor) -> Function:
     view.needs_input_grad = node.needs_input_grad
     view.parents, view.scope, view.seq = node.parents, node.scope, node.seq
     saved = node.saved
-    view.saved = None if saved is None else tuple(_saved_tensor(v, node, output) for v in saved)
+    view.saved = tuple(_saved_tensor(value, node, output) for value in saved)
     return view
 
 
@@ -761,7 +771,7 @@ def _is_private(grad: Any, node: Function, out_grad: Any, input_grads: tuple[Any
     for other in input_grads:  # plain loops: a generator costs more than the whole check
         if other is grad:
             holders += 1
-    for other in node.saved or ():
+    for other in node.saved:
         if other is grad:
             holders += 1
     for parent in node.parents:
@@ -779,53 +789,60 @@ def _raise_bad_arity(node: Function, input_grads: Any, expected: int) -> None:
     )
 
 
-def _conform(node: Function, grad: Any, data: np.ndarray, position: int, create_graph: bool) -> Any:
-    """Give input ``position``'s gradient its shape (summing broadcast axes) and dtype."""
+def _input_position(node: Function, parent: Any) -> int:
+    """Where ``parent`` stands among the node's inputs (for error messages)."""
+    return next(i for i, other in enumerate(node.parents) if other is parent)
+
+
+def conform_gradient(node: Function, grad: Any, parent: Tensor, create_graph: bool = False) -> Any:
+    """An op's gradient for input ``parent`` as the engine uses it: summed over broadcast
+    axes to the input's shape, in its dtype (a Tensor when ``create_graph``)."""
     if create_graph:
         grad = as_tensor(grad)
     elif isinstance(grad, _tensor_type):
         grad = grad._data
     elif grad.__class__ is not np.ndarray:
         grad = np.asarray(grad)
-    shape, dtype = data.shape, data.dtype
+    shape, dtype = parent._data.shape, parent._data.dtype
     if grad.shape != shape:
         try:
             grad = unbroadcast(grad, shape)
         except ValueError:
             raise RuntimeError(
                 f"{node.op_name()}.backward returned a gradient of shape {grad.shape} for input "
-                f"{position}, which has shape {shape}; return the input's shape (or the "
-                "broadcast output's shape)"
+                f"{_input_position(node, parent)}, which has shape {shape}; return the input's "
+                "shape (or the broadcast output's shape)"
             ) from None
     if grad.dtype != dtype:
         if grad.dtype.kind not in "fiub":
             raise TypeError(
                 f"{node.op_name()}.backward returned a {grad.dtype} gradient for input "
-                f"{position} of dtype {dtype}; gradients must be real"
+                f"{_input_position(node, parent)} of dtype {dtype}; gradients must be real"
             )
         grad = grad.astype(dtype)
     return grad
 
 
-def _check_unmodified(node: Function, parent: Tensor, position: int) -> None:
+def _check_unmodified(node: Function, parent: Tensor) -> None:
     """Refuse to differentiate through values that changed in place after the op saved them."""
-    saved = node.saved or ()
+    saved = node.saved
     if any(value is parent._data for value in saved):
         label = f" {parent.name!r}" if parent.name else ""
         raise RuntimeError(
-            f"backward: input {position}{label} (shape {parent.shape}) of {node.op_name()} was "
+            f"backward: input {_input_position(node, parent)}{label} (shape {parent.shape}) of "
+            f"{node.op_name()} was "
             "modified in place after the op saved it (an optimizer step, load_state_dict or "
             "an assignment to .data), so its gradient would use the new values. Run backward "
             "before updating the tensor, or compute the forward again after the update"
         )
 
 
-def _check_gradient_finite(node: Function, grad: Any, position: int, shape: tuple) -> None:
+def _check_gradient_finite(node: Function, grad: Any, parent: Tensor) -> None:
     values = grad._data if isinstance(grad, _tensor_type) else grad
     if not np.isfinite(values).all():
         raise RuntimeError(
             f"detect_anomaly: {node.op_name()}.backward produced NaN or inf in the "
-            f"gradient of input {position} (shape {shape})"
+            f"gradient of input {_input_position(node, parent)} (shape {parent.shape})"
         )
 
 
@@ -853,9 +870,10 @@ def backward(
         if only is None or id(root) in only:
             _write_grads([[root, seed, False]])
         return
-    result = backpropagate(
-        backward_order((root,)), {id(root): seed}, retain_graph=retain_graph, targets=only
-    )
+    order = backward_order((root,))
+    result = backpropagate(order, {id(root): seed}, retain_graph=retain_graph, targets=only)
+    if not retain_graph:
+        release_inputs(order)
     result.write()
 
 
@@ -866,7 +884,7 @@ def _write_grads(entries: list[list[Any]]) -> None:
         if existing is not None and (
             existing.__class__ is not np.ndarray
             or existing.shape != tensor._data.shape
-            or existing.dtype != tensor._data.dtype
+            or (existing.dtype is not tensor._data.dtype and existing.dtype != tensor._data.dtype)
         ):
             described = (
                 f"shape {existing.shape} and dtype {existing.dtype}"
@@ -998,14 +1016,14 @@ def gradients(
         seeds[id(output)] = seed if previous is None else previous + seed
     targets = {id(tensor) for tensor in input_list}
     keep = create_graph if retain_graph is None else retain_graph
+    keep = keep or bool(_state.backward_observers)
+    order = backward_order(output_list)
     with enable_grad() if create_graph else no_grad():
         result = backpropagate(
-            backward_order(output_list),
-            seeds,
-            retain_graph=keep or bool(_state.backward_observers),
-            create_graph=create_graph,
-            targets=targets,
+            order, seeds, retain_graph=keep, create_graph=create_graph, targets=targets
         )
+    if not keep:
+        release_inputs(order)
     found = {**result.retained, **result.leaves}
     for output in {id(o): o for o in output_list}.values():  # a leaf output: its own source
         key = id(output)

@@ -1,8 +1,19 @@
 """The `tinygrad-nn` command (also `python -m tinygrad_nn`).
 
-Each subcommand lives in its own module, which provides ``add_arguments(parser)`` and
-``run(args) -> int``; modules are imported only when the command line needs them, so
-`tinygrad-nn --help` stays quick and plotting libraries load only for commands that plot.
+Each subcommand lives in its own module, which provides ``add_arguments(parser)``,
+``run(args) -> int`` and optionally ``validate(args) -> None``; modules are imported only
+when the command line needs them, so `tinygrad-nn --help` stays quick and plotting
+libraries load only for commands that plot.
+
+The protocol, the same for every command:
+
+- argparse errors (an unknown option, a bad type) print usage and exit with status 2;
+- then ``validate(args)`` runs, before any work: it checks values and output paths (see
+  `tinygrad_nn._files.prepare_output_folder`) and raises ``ValueError("one-line message")``,
+  which prints ``tinygrad-nn COMMAND: error: message`` and exits with status 2;
+- then ``run(args)``, whose return value is the exit status;
+- Ctrl-C (KeyboardInterrupt) at any point prints ``tinygrad-nn COMMAND: interrupted`` and
+  exits with status 130, the shell's convention for SIGINT, without a traceback.
 """
 
 from __future__ import annotations
@@ -36,12 +47,29 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
+    """Run the command line; returns the process exit status (0, 2 for bad usage, 130 on Ctrl-C).
+
+    Example:
+        >>> main(["demo", "--batches", "100", "--out", "demo-out"])
+        0
+    """
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in arguments if not a.startswith("-")), None)
-    args = build_parser(command).parse_args(arguments)
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.run(args) or 0)
+    label = f"tinygrad-nn {command}" if command in COMMANDS else "tinygrad-nn"
+    try:
+        args = build_parser(command).parse_args(arguments)
+        module = importlib.import_module(COMMANDS[args.command][0])
+        validate = getattr(module, "validate", None)
+        if validate is not None:
+            try:
+                validate(args)
+            except ValueError as error:
+                print(f"{label}: error: {error}", file=sys.stderr)
+                return 2
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{label}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

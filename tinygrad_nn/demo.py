@@ -1,18 +1,24 @@
 """The main job: train the article's sin/cos network with autodiff and write what it learned.
 
 ``tinygrad-nn demo`` (or ``python -m tinygrad_nn demo``) reproduces the article's run: a
-[1, 16, 2] network, relu everywhere, normal(0, 0.1) weights, 300 batches of 32 points,
-learning rate 1.0, and the article's cost. The gradients come from the autodiff engine, not
-from a hand derivation. Plots never block unless ``--show`` is given.
+[1, 16, 2] network, relu everywhere, normal(0, 0.1) weights, 300 steps on batches of 32
+points, learning rate 1.0, and the article's cost. The gradients come from the autodiff
+engine, not from a hand derivation. Plots never block unless ``--show`` is given.
+
+Two numbers, named apart everywhere: the *cost* ``C = sum((out - y)**2)`` of a batch is
+what the article reports and the demo prints; the *objective* ``J = C / (2 * B)`` for a
+batch of ``B`` rows is what each step differentiates (the article's scaling of the
+update, the ``J`` of `tnn.reference.HandwrittenMLP`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
+import math
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,13 +27,14 @@ import numpy as np
 
 import tinygrad_nn as tnn
 from tinygrad_nn import data, losses
-from tinygrad_nn._files import atomic_path
+from tinygrad_nn._files import atomic_path, prepare_output_folder
 from tinygrad_nn._random import as_generator
 from tinygrad_nn.nn import MLP
+from tinygrad_nn.nn.diagnostics import dead_units
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.tensor import Tensor
 
-__all__ = ["DemoConfig", "DemoResult", "add_arguments", "run", "train"]
+__all__ = ["DemoConfig", "DemoResult", "add_arguments", "run", "train", "validate"]
 
 
 @dataclass(frozen=True)
@@ -55,37 +62,41 @@ class DemoResult:
 
     config: DemoConfig
     model: MLP
-    costs: np.ndarray  # the article's cost of every batch, measured before its update
+    costs: np.ndarray  # the cost C of every step's batch, measured before its update
     train_seconds: float
     history: Any = None  # a tnn.viz.TrainingHistory when recorded
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
     def start_cost(self) -> float:
-        """Largest cost of the first 10 batches (the article's summary)."""
+        """Largest cost of the first 10 steps (the article's summary)."""
         return float(np.max(self.costs[:10]))
 
     @property
     def end_cost(self) -> float:
-        """Largest cost of the last 10 batches."""
+        """Largest cost of the last 10 steps."""
         return float(np.max(self.costs[-10:]))
 
 
-def batch_loss(pred: Tensor, target: np.ndarray, cost: str) -> tuple[Tensor, Tensor]:
-    """The article's reported cost and the loss whose gradient is its update.
+def batch_loss(pred: Tensor, target: Any, cost: str) -> tuple[Tensor, Tensor]:
+    """The article's cost C of a batch and the objective J whose gradient is its update.
 
-    For the squared cost the article reports sum((out - y)**2) and its update is the
-    gradient of that sum / (2 * batch); for the absolute cost, sum(|out - y|) and the
-    gradient of that sum / batch (the scalings of `tnn.reference.HandwrittenMLP`).
+    For the squared cost C = sum((out - y)**2) and J = C / (2 * batch); for the absolute
+    cost C = sum(|out - y|) and J = C / batch (the scalings of
+    `tnn.reference.HandwrittenMLP`). The two tensors are named ``cost C`` and
+    ``J = C / 2B`` (``J = C / B``), so a drawing of the graph says which is which.
     """
     batch = pred.shape[0]
     if cost == "squared":
         reported = losses.squared_error(pred, target)
-        return reported, reported * (1.0 / (2 * batch))
-    if cost == "absolute":
+        objective, name = reported * (1.0 / (2 * batch)), "J = C / 2B"
+    elif cost == "absolute":
         reported = losses.absolute_error(pred, target)
-        return reported, reported * (1.0 / batch)
-    raise ValueError(f"demo: cost must be 'squared' or 'absolute', got {cost!r}")
+        objective, name = reported * (1.0 / batch), "J = C / B"
+    else:
+        raise ValueError(f"demo: cost must be 'squared' or 'absolute', got {cost!r}")
+    reported.name, objective.name = "cost C", name
+    return reported, objective
 
 
 def train(config: DemoConfig = DemoConfig(), record_history: bool = False) -> DemoResult:
@@ -130,8 +141,9 @@ def train(config: DemoConfig = DemoConfig(), record_history: bool = False) -> De
 
 
 def write_outputs(result: DemoResult, out: Path, show: bool = False) -> dict[str, Path]:
-    """Write the plots, the model, the metrics, the graph and the training report."""
-    from tinygrad_nn.viz import plots, save_graph
+    """Write the plots, the model, the metrics, the graph, its explorer page and the
+    training report."""
+    from tinygrad_nn.viz import GraphvizMissingWarning, explore, plots, save_graph
 
     out.mkdir(parents=True, exist_ok=True)
     grid_x, grid_y, estimate = fit_on_grid(result.model)
@@ -139,7 +151,7 @@ def write_outputs(result: DemoResult, out: Path, show: bool = False) -> dict[str
     figures = {
         "sin.png": plots.plot_fit(grid_x, grid_y[:, :1], estimate[:, :1], labels=["sin"]),
         "cos.png": plots.plot_fit(grid_x, grid_y[:, 1:], estimate[:, 1:], labels=["cos"]),
-        "cost.png": plots.plot_cost(result.costs, title="cost per batch"),
+        "cost.png": plots.plot_cost(result.costs, log=True, title="cost C per step"),
     }
     if result.history is not None:
         figures["report.png"] = plots.plot_training(result.history)
@@ -147,13 +159,19 @@ def write_outputs(result: DemoResult, out: Path, show: bool = False) -> dict[str
         written[name] = plots.save_figure(figure, out / name)
     written["model.npz"] = tnn.save(result.model, out / "model.npz")
 
-    # One batch's graph, with gradients, for a look at what backward did.
+    # One batch's graph, with gradients, for a look at what backward did: a picture
+    # (Graphviz's, or the built-in layout without it) and a page that steps through it.
     rng = as_generator(result.config.seed, "demo")
     x, y = data.sincos(1, result.config.batch_size, rng=rng)
-    _, loss = batch_loss(result.model(Tensor(x[0])), y[0], result.config.cost)
+    pred = result.model(Tensor(x[0], name="x"))
+    _, loss = batch_loss(pred, Tensor(y[0], name="y"), result.config.cost)
     loss.backward(retain_graph=True)
-    graph_name = "graph.svg" if shutil.which("dot") else "graph.dot"
-    written[graph_name] = save_graph(loss, out / graph_name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GraphvizMissingWarning)
+        written["graph.svg"] = save_graph(loss, out / "graph.svg", order=True)
+    for warning in caught:
+        print(f"note: {warning.message}", file=sys.stderr)
+    written["explore.html"] = explore(loss, out / "explore.html")
     result.model.zero_grad()
 
     metrics = {
@@ -181,7 +199,7 @@ def fit_on_grid(model: MLP) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def dead_outputs(estimate: np.ndarray) -> list[int]:
     """Indices of output units that are 0 on every test point (a dead output relu)."""
-    return [int(k) for k in np.flatnonzero(np.all(estimate == 0, axis=0))]
+    return [int(k) for k in np.flatnonzero(dead_units(estimate))]
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
@@ -213,14 +231,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--show", action="store_true", help="open the plots in windows")
 
 
+def validate(args: argparse.Namespace) -> None:
+    """Refuse bad values and an unusable --out before any training (exit status 2)."""
+    if args.batches < 10:
+        raise ValueError(
+            f"--batches must be at least 10 (the summary compares 10-step windows), got "
+            f"{args.batches}"
+        )
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a positive number, got {args.lr}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {args.seed}")
+    prepare_output_folder(args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Train, print the article's summary line, write the outputs."""
-    if args.batches < 10:
-        print(
-            "demo: --batches must be at least 10 (the summary compares 10-batch windows)",
-            file=sys.stderr,
-        )
-        return 2
     config = DemoConfig(
         seed=args.seed,
         batches=args.batches,
@@ -232,7 +258,7 @@ def run(args: argparse.Namespace) -> int:
     start, end = result.start_cost, result.end_cost
     print(f"{start:.5f} cost at the start of learning and {end:.5f} at the end")
     written = write_outputs(result, args.out, show=args.show)
-    print(f"trained {config.batches} batches in {result.train_seconds:.3f} s")
+    print(f"trained {config.batches} steps in {result.train_seconds:.3f} s")
     dead = dead_outputs(fit_on_grid(result.model)[2])
     if dead:
         print(

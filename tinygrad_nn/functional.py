@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_nn import ops
+from tinygrad_nn._composite import composite
 from tinygrad_nn.autograd import as_tensor, is_tensor
 from tinygrad_nn.dispatch import implements
 
@@ -62,6 +63,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return ops.Linear.apply(x, weight, bias)
 
 
+@composite  # drawn as one node
 def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``, computed stably.
 
@@ -86,6 +88,7 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
+@composite  # drawn as one node
 def softmax(x: Tensor, axis: int = -1) -> Tensor:
     """exp(x) / sum(exp(x)) along ``axis``, computed stably through `log_softmax`."""
     return log_softmax(x, axis=axis).exp()

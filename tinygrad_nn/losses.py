@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_nn import functional, ops
+from tinygrad_nn._composite import composite
 from tinygrad_nn.nn import _functional
 from tinygrad_nn.tensor import Tensor
 
@@ -189,6 +190,7 @@ def _class_weights(fn: str, weight: Any, classes: int, like: Tensor) -> np.ndarr
     return array
 
 
+@composite  # drawn as one node
 def nll_loss(
     input: Any,  # PyTorch's argument name
     target: Any,
@@ -225,6 +227,7 @@ def nll_loss(
     return _reduce(per_sample, reduction)
 
 
+@composite  # drawn as one node
 def cross_entropy(
     input: Any,  # PyTorch's argument name
     target: Any,
@@ -304,6 +307,7 @@ def _weighted(values: Tensor, weight: Any) -> Tensor:
 _LOG_FLOOR = math.exp(-100.0)
 
 
+@composite  # drawn as one node
 def binary_cross_entropy(
     input: Any,  # PyTorch's argument name
     target: Any,
@@ -341,6 +345,7 @@ def binary_cross_entropy(
     return _reduce(_weighted(values, weight), reduction)
 
 
+@composite  # drawn as one node
 def binary_cross_entropy_with_logits(
     input: Any,  # PyTorch's argument name
     target: Any,
@@ -394,6 +399,7 @@ def _robust(fn: str, pred: Any, target: Any, width: float, reduction: str, huber
     return _reduce(functional.where(small, quadratic, linear), reduction)
 
 
+@composite  # drawn as one node
 def huber_loss(
     input: Any,  # PyTorch's argument name
     target: Any,
@@ -409,6 +415,7 @@ def huber_loss(
     return _robust("huber_loss", input, target, float(delta), reduction, huber=True)
 
 
+@composite  # drawn as one node
 def smooth_l1_loss(
     input: Any,  # PyTorch's argument name
     target: Any,
@@ -424,6 +431,7 @@ def smooth_l1_loss(
     return _robust("smooth_l1_loss", input, target, float(beta), reduction, huber=False)
 
 
+@composite  # drawn as one node
 def kl_div(
     input: Any,  # PyTorch's argument name
     target: Any,

@@ -274,7 +274,11 @@ class HandwrittenMLP:
         return float(np.sum(np.abs(error)))
 
     def cost(self, x: Array, y: Array) -> float:
-        """The scalar J whose gradient `gradients` returns (module docstring has J)."""
+        """The objective J whose gradient `gradients` returns (module docstring has J).
+
+        Not the article's reported cost C (``sum(error**2)``, which `step` returns):
+        for the squared cost J = C / (2 * batch) plus the penalties.
+        """
         x = self._check_x(x, "cost")
         y = self._check_y(x, y, "cost")
         error = self.forward(x) - y

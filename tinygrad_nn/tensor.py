@@ -300,6 +300,12 @@ class Tensor(TensorMath):
             extras.append(f"name={self.name!r}")
         return f"Tensor({', '.join([body, *extras])})"
 
+    def _repr_html_(self) -> str:
+        # Jupyter's rich display: summary, gradient and the graph (tinygrad_nn.viz.notebook).
+        from tinygrad_nn.viz.notebook import tensor_html
+
+        return tensor_html(self)
+
     __hash__ = object.__hash__
 
     # ------------------------------------------------------------------ arithmetic

@@ -463,6 +463,12 @@ class Module:
             return f"{type(self).__name__}({lines[0]})"
         return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
 
+    def _repr_html_(self) -> str:
+        # Jupyter's rich display: repr and parameter table (tinygrad_nn.viz.notebook).
+        from tinygrad_nn.viz.notebook import module_html
+
+        return module_html(self)
+
 
 def _scan_container(
     prefix: str,

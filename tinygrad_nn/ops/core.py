@@ -9,7 +9,8 @@ Composite ops (mean, softmax, losses ...) live in `tinygrad_nn.functional`.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -503,7 +504,7 @@ class Max(Function):
     """f(x) = max of x over ``axis``;  df/dx = 1 at the maximum, shared equally among ties"""
 
     hint = _AXIS_HINT
-    reduce = staticmethod(np.max)
+    reduce: ClassVar[Callable[..., Any]] = staticmethod(np.max)
 
     @staticmethod
     def forward(
@@ -511,7 +512,7 @@ class Max(Function):
     ) -> np.ndarray:
         if x.size == 0:
             raise ValueError("cannot reduce an empty tensor")
-        out = type(ctx).reduce(x, axis=axis, keepdims=keepdims)
+        out = cast(type[Max], type(ctx)).reduce(x, axis=axis, keepdims=keepdims)
         ctx.save_for_backward(x, out, axis, keepdims)
         return out
 
@@ -527,7 +528,7 @@ class Max(Function):
 class Min(Max):
     """f(x) = min of x over ``axis``;  df/dx = 1 at the minimum, shared equally among ties"""
 
-    reduce = staticmethod(np.min)
+    reduce: ClassVar[Callable[..., Any]] = staticmethod(np.min)
 
 
 # --------------------------------------------------------------------------- shape and indexing

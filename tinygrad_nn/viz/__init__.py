@@ -5,6 +5,8 @@
   `to_dot(loss)` returns the DOT text.
 - `trace_backward(loss)` lists the backward steps: gradient in, local derivative rule,
   gradients out, axes summed by broadcasting. ``print()`` it.
+- `explore(loss, "explore.html")` writes one self-contained HTML page that steps through
+  the forward and backward pass, node by node, with values and gradients.
 - `keep_graphs()` keeps the graphs of the backward passes run inside it, so they can be
   drawn after backward.
 - `TrainingHistory` records cost, per-layer gradient norms and dead ReLU units while
@@ -19,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from tinygrad_nn.viz.explore import explore
 from tinygrad_nn.viz.graph import GraphvizMissingWarning, draw_graph, save_graph, to_dot
 from tinygrad_nn.viz.history import TrainingHistory
 from tinygrad_nn.viz.keep import keep_graphs
@@ -31,6 +34,7 @@ __all__ = [
     "GraphvizMissingWarning",
     "TrainingHistory",
     "draw_graph",
+    "explore",
     "keep_graphs",
     "plots",
     "save_graph",

@@ -10,13 +10,16 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tinygrad_nn._files import check_output_file
 
 if TYPE_CHECKING:
     from tinygrad_nn.nn import MLP
     from tinygrad_nn.tensor import Tensor
 
-__all__ = ["add_arguments", "build_loss", "run"]
+__all__ = ["add_arguments", "build_loss", "run", "validate"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +41,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trace", action="store_true", help="also print the backward trace as a table"
     )
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        default=None,
+        help="also write an HTML page that steps through the forward and backward pass",
+    )
+
+
+def validate(args: argparse.Namespace) -> None:
+    """Refuse bad values before any work; create the folders of the output files."""
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.html is not None and Path(args.html).suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"--html must name an .html file, got {args.html!r}")
+    for option, value in (("--out", args.out), ("--html", args.html)):
+        if value is not None:
+            check_output_file(value, option=option)
 
 
 def build_loss(seed: int = 0, batch_size: int = 32, l2: float = 0.0) -> tuple[MLP, Tensor]:
@@ -65,17 +85,21 @@ def build_loss(seed: int = 0, batch_size: int = 32, l2: float = 0.0) -> tuple[ML
 
 def run(args: argparse.Namespace) -> int:
     """Draw the graph; returns the exit status."""
+    from tinygrad_nn.viz.explore import explore
     from tinygrad_nn.viz.graph import GraphvizMissingWarning, save_graph
     from tinygrad_nn.viz.trace import trace_backward
 
-    if args.batch_size < 1:
-        print("tinygrad-nn graph: --batch-size must be at least 1", file=sys.stderr)
+    try:
+        validate(args)
+    except ValueError as error:
+        print(f"tinygrad-nn graph: error: {error}", file=sys.stderr)
         return 2
     _, loss = build_loss(args.seed, args.batch_size, args.l2)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GraphvizMissingWarning)
             path = save_graph(loss, args.out, order=args.order)
+        page = explore(loss, args.html) if args.html is not None else None
     except (ValueError, OSError, RuntimeError) as error:
         print(f"tinygrad-nn graph: {error}", file=sys.stderr)
         return 1
@@ -83,5 +107,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {warning.message}", file=sys.stderr)
     if args.trace:
         print(trace_backward(loss))
-    print(f"wrote {path}")
+    print(f"wrote {path}" + (f" and {page}" if page is not None else ""))
     return 0

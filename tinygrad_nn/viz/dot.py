@@ -43,6 +43,7 @@ def _node_line(node_id: str, lines: tuple[str, ...], kind: str, tooltip: str = "
     if style.dashed:
         styles.append("dashed")
     attributes = _attributes(
+        id=node_id,
         label="\n".join(lines),
         shape=style.shape,
         style=",".join(styles),
@@ -91,6 +92,7 @@ def to_dot_lines(drawing: Drawing) -> list[str]:
             body.append(
                 f"{indent}\tgraph "
                 + _attributes(
+                    id="cluster_" + child_id,
                     label=cluster.label,
                     style="rounded,filled",
                     fillcolor=CLUSTER_FILL,
@@ -104,7 +106,8 @@ def to_dot_lines(drawing: Drawing) -> list[str]:
 
     emit(None, 1)
     for edge in drawing.edges:
-        attributes = " " + _attributes(style="dashed") if edge.dashed else ""
+        attributes = _attributes(id=edge.id, style="dashed" if edge.dashed else None)
+        attributes = "" if attributes == "[]" else " " + attributes
         body.append(f"\t{quote(edge.source)} -> {quote(edge.target)}{attributes}")
     if drawing.legend:
         body.append(f"\t{quote('legend')} {_legend_attributes(drawing)}")

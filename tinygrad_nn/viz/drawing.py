@@ -8,7 +8,7 @@ rendered; `tinygrad_nn.viz.dot` writes it as DOT text for Graphviz and
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tinygrad_nn.viz.snapshot import (
     CONSTANT,
@@ -72,6 +72,7 @@ class DrawNode:
     kind: str  # a key of STYLES
     cluster: str | None = None
     tooltip: str = ""
+    folds: tuple[int, ...] = ()  # a folded call's node: the indices of the ops it stands for
 
     @property
     def style(self) -> NodeStyle:
@@ -83,6 +84,7 @@ class DrawEdge:
     source: str
     target: str
     dashed: bool = False
+    id: str = ""  # e<op>_<k> for an op's k-th input, e<op>_out for its output
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ def build_drawing(
     order: dict[int, int] | None = None,
     dead_threshold: float = 0.5,
     legend: bool = True,
+    expand: bool = False,
 ) -> Drawing:
     """Lay out what to draw.
 
@@ -176,6 +179,9 @@ def build_drawing(
         order: op index -> backward step number, shown as ``#k`` on each op.
         dead_threshold: highlight ReLU outputs whose fraction of dead units reaches this.
         legend: include a legend.
+        expand: draw the ops inside composite functions (``cross_entropy``,
+            ``log_softmax``) in a frame named after the function; by default each call is
+            folded into one node of that name.
 
     Returns:
         A `Drawing`.
@@ -190,12 +196,25 @@ def build_drawing(
     for op in snap.ops:
         for tensor_index in op.inputs:
             users.setdefault(tensor_index, []).append(op.index)
+    composite_of = {op.index: _outermost_composite(snap, op.calls) for op in snap.ops}
+    folded = {} if expand else {i: key for i, key in composite_of.items() if key is not None}
+    hidden = _folded_away(snap, users, composite_of, folded)
+
+    def frame_of(op_index: int) -> str | None:
+        key = folded.get(op_index)
+        if key is None:
+            return op_cluster[op_index]
+        return snap.calls[key].parent if group_modules else None
 
     nodes: list[DrawNode] = []
     for tensor in snap.tensors:
-        if tensor.index not in kept_tensors:
+        if tensor.index not in kept_tensors or tensor.index in hidden:
             continue
         kind = tensor.kind
+        if _internal_constant(tensor, users, composite_of) is not None:
+            # e.g. log_softmax's row maximum: made inside the function, not an input
+            tensor = replace(tensor, kind=CONSTANT)
+            kind = CONSTANT
         if (
             tensor.dead is not None
             and tensor.dead.dead > 0
@@ -204,33 +223,56 @@ def build_drawing(
             kind = DEAD
         cluster = None
         if tensor.producer is not None:
-            cluster = op_cluster[tensor.producer]
-        elif tensor.kind in (PARAMETER, CONSTANT) and len(set(users.get(tensor.index, ()))) == 1:
-            cluster = op_cluster[users[tensor.index][0]]
+            cluster = frame_of(tensor.producer)
+        elif kind in (PARAMETER, CONSTANT) and len(set(users.get(tensor.index, ()))) == 1:
+            cluster = frame_of(users[tensor.index][0])
         if tensor.index == snap.root and tensor.producer is not None:
             cluster = None  # the result stands apart, even when a module computed it
         nodes.append(
             DrawNode(f"t{tensor.index}", tensor_lines(tensor, values, grads), kind, cluster)
         )
+    folded_ops: dict[str, list[int]] = {}
     for op in snap.ops:
         if op.index not in kept_ops:
+            continue
+        if op.index in folded:
+            folded_ops.setdefault(folded[op.index], []).append(op.index)
             continue
         number = order.get(op.index) if order else None
         label = f"#{number} {op.name}" if number is not None else op.name
         nodes.append(DrawNode(f"op{op.index}", (label,), OP, op_cluster[op.index], op.rule))
+    for key, members in folded_ops.items():
+        numbers = sorted(order[i] for i in members if i in order) if order else []
+        steps = f"#{numbers[0]}-#{numbers[-1]} " if len(numbers) > 1 else ""
+        label = f"{steps}{snap.calls[key].label}"
+        note = f"({len(members)} ops, expand=True shows them)"
+        tooltip = f"{snap.calls[key].label}: " + ", ".join(snap.ops[i].name for i in members)
+        node = DrawNode(f"fn_{key}", (label, note), OP, frame_of(members[0]), tooltip)
+        node.folds = tuple(members)
+        nodes.append(node)
 
     edges: list[DrawEdge] = []
     fed_from_elided: list[str] = []
+    seen_folded: set[tuple[str, str]] = set()
     for op in snap.ops:
         if op.index not in kept_ops:
             continue
-        for tensor_index in op.inputs:
+        key = folded.get(op.index)
+        node_id = f"op{op.index}" if key is None else f"fn_{key}"
+        for position, tensor_index in enumerate(op.inputs):
+            if tensor_index in hidden:
+                continue
             if tensor_index in kept_tensors:
-                edges.append(DrawEdge(f"t{tensor_index}", f"op{op.index}"))
-            elif f"op{op.index}" not in fed_from_elided:
-                fed_from_elided.append(f"op{op.index}")
-        if op.output in kept_tensors:
-            edges.append(DrawEdge(f"op{op.index}", f"t{op.output}"))
+                pair = (f"t{tensor_index}", node_id)
+                if key is not None and pair in seen_folded:
+                    continue  # a folded call draws one edge per input tensor
+                seen_folded.add(pair)
+                edge_id = f"e{op.index}_{position}"
+                edges.append(DrawEdge(f"t{tensor_index}", node_id, id=edge_id))
+            elif node_id not in fed_from_elided:
+                fed_from_elided.append(node_id)
+        if op.output in kept_tensors and op.output not in hidden:
+            edges.append(DrawEdge(node_id, f"t{op.output}", id=f"e{op.index}_out"))
     for tensor in snap.tensors:
         made_by = tensor.producer
         if tensor.index in kept_tensors and made_by is not None and made_by not in kept_ops:
@@ -252,6 +294,43 @@ def build_drawing(
     if legend:
         legend_entries = [(key, text.format(threshold=dead_threshold)) for key, text in LEGEND]
     return Drawing(nodes, edges, ordered, rankdir, legend_entries, elided)
+
+
+def _outermost_composite(snap: GraphSnapshot, calls: tuple[str, ...]) -> str | None:
+    """The outermost composite function call among an op's calls (None if it is in none)."""
+    return next((key for key in calls if snap.calls[key].composite), None)
+
+
+def _internal_constant(
+    tensor: TensorNode, users: dict[int, list[int]], composite_of: dict[int, str | None]
+) -> str | None:
+    """The composite call that made an unnamed non-parameter leaf used only inside it."""
+    if tensor.producer is not None or tensor.kind not in (INPUT, CONSTANT) or tensor.label:
+        return None
+    keys = {composite_of[i] for i in users.get(tensor.index, ())}
+    return keys.pop() if len(keys) == 1 and None not in keys else None
+
+
+def _folded_away(
+    snap: GraphSnapshot,
+    users: dict[int, list[int]],
+    composite_of: dict[int, str | None],
+    folded: dict[int, str],
+) -> set[int]:
+    """Tensors inside folded calls: made and used only there, or constants made there."""
+    hidden = set()
+    for tensor in snap.tensors:
+        if tensor.index == snap.root:
+            continue
+        if tensor.producer is not None and tensor.producer in folded:
+            key = folded[tensor.producer]
+            if all(folded.get(i) == key for i in users.get(tensor.index, ())):
+                hidden.add(tensor.index)
+        elif _internal_constant(tensor, users, composite_of) is not None and any(
+            i in folded for i in users[tensor.index]
+        ):
+            hidden.add(tensor.index)
+    return hidden
 
 
 def _keep_nearest(snap: GraphSnapshot, max_nodes: int | None) -> tuple[set[int], set[int]]:

@@ -28,7 +28,7 @@ from tinygrad_nn.viz.drawing import (
     Drawing,
 )
 
-__all__ = ["layout", "render_drawing"]
+__all__ = ["cluster_boxes", "layout", "render_drawing"]
 
 FONT_SIZE = 8.0
 CHAR_WIDTH = 0.066  # inches per character at FONT_SIZE (DejaVu Sans, a little generous)
@@ -206,15 +206,15 @@ def _cluster_depth(clusters: dict[str, DrawCluster], key: str) -> int:
     return depth
 
 
-def _draw_clusters(
-    ax: Any, drawing: Drawing, placed: dict[str, tuple[float, float, float, float]]
-) -> dict[str, str]:
-    """Shade each cluster's box behind its nodes (outermost first, so inner ones sit on
-    top). This simple layout cannot promise that a box stays clear of other nodes; where
-    it would cover one, the box is left out and the nodes directly in that cluster are
-    tagged with its label instead. Returns node id -> tag."""
-    from matplotlib.patches import FancyBboxPatch
+def cluster_boxes(
+    drawing: Drawing, placed: dict[str, tuple[float, float, float, float]]
+) -> tuple[dict[str, tuple[float, float, float, float]], dict[str, str]]:
+    """Each cluster's box ``(x0, y0, x1, y1)`` in inches, outermost first, and the name
+    tags that replace boxes this simple layout cannot keep clear of other nodes.
 
+    A box that would cover a node outside its cluster is left out, and the nodes directly
+    in that cluster are tagged with its label instead (node id -> tag).
+    """
     clusters = drawing.clusters
     members: dict[str, list[str]] = {key: [] for key in clusters}
     for node in drawing.nodes:
@@ -225,15 +225,16 @@ def _draw_clusters(
     depth = {key: _cluster_depth(clusters, key) for key in clusters}
     deepest = max(depth.values(), default=0)
     failed: set[str] = set()
+    boxes: dict[str, tuple[float, float, float, float]] = {}
     for key in sorted(clusters, key=depth.__getitem__):
         if not members[key]:
             continue
         pad = 0.1 + 0.12 * (deepest - depth[key])
-        boxes = [placed[n] for n in members[key]]
-        x0 = min(x - w / 2 for x, _, w, _ in boxes) - pad
-        x1 = max(x + w / 2 for x, _, w, _ in boxes) + pad
-        y0 = min(y - h / 2 for _, y, _, h in boxes) - pad
-        y1 = max(y + h / 2 for _, y, _, h in boxes) + pad + 0.26
+        inner = [placed[n] for n in members[key]]
+        x0 = min(x - w / 2 for x, _, w, _ in inner) - pad
+        x1 = max(x + w / 2 for x, _, w, _ in inner) + pad
+        y0 = min(y - h / 2 for _, y, _, h in inner) - pad
+        y1 = max(y + h / 2 for _, y, _, h in inner) + pad + 0.26
         inside = set(members[key])
         if any(
             x - w / 2 < x1 and x + w / 2 > x0 and y - h / 2 < y1 and y + h / 2 > y0
@@ -242,6 +243,22 @@ def _draw_clusters(
         ):
             failed.add(key)
             continue
+        boxes[key] = (x0, y0, x1, y1)
+    tags = {
+        node.id: clusters[node.cluster].label for node in drawing.nodes if node.cluster in failed
+    }
+    return boxes, tags
+
+
+def _draw_clusters(
+    ax: Any, drawing: Drawing, placed: dict[str, tuple[float, float, float, float]]
+) -> dict[str, str]:
+    """Shade each cluster's box behind its nodes (outermost first, so inner ones sit on
+    top); returns the name tags of `cluster_boxes`."""
+    from matplotlib.patches import FancyBboxPatch
+
+    boxes, tags = cluster_boxes(drawing, placed)
+    for key, (x0, y0, x1, y1) in boxes.items():
         ax.add_patch(
             FancyBboxPatch(
                 (x0, y0),
@@ -258,7 +275,7 @@ def _draw_clusters(
         ax.text(
             x0 + 0.06,
             y1 - 0.05,
-            clusters[key].label,
+            drawing.clusters[key].label,
             fontsize=FONT_SIZE - 0.5,
             ha="left",
             va="top",
@@ -266,9 +283,7 @@ def _draw_clusters(
             color="#343a40",
             zorder=1,
         )
-    return {
-        node.id: clusters[node.cluster].label for node in drawing.nodes if node.cluster in failed
-    }
+    return tags
 
 
 def render_drawing(drawing: Drawing, path: str | Path, fmt: str, dot_missing: bool = False) -> None:

@@ -20,18 +20,22 @@ saying exactly that.
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from tinygrad_nn._files import atomic_path
 from tinygrad_nn.viz import dot as _dot
 from tinygrad_nn.viz.drawing import Drawing, build_drawing
+from tinygrad_nn.viz.snapshot import GraphWalk, walk
 from tinygrad_nn.viz.snapshot import snapshot as _snapshot
-from tinygrad_nn.viz.snapshot import walk
-from tinygrad_nn.viz.trace import trace_walk
+from tinygrad_nn.viz.svg import builtin_svg
+from tinygrad_nn.viz.trace import BackwardTrace, trace_walk
 
 if TYPE_CHECKING:
     import graphviz
@@ -64,6 +68,7 @@ def build(
     dead_threshold: float = 0.5,
     legend: bool = True,
     params: Mapping[str, Tensor] | None = None,
+    expand: bool = False,
     caller: str = "draw_graph",
 ) -> Drawing:
     """Trace ``tensor``'s graph and decide what to draw (the options of `draw_graph`)."""
@@ -82,13 +87,7 @@ def build(
                 f"{caller}: order=True numbers the backward steps, but this tensor does "
                 "not require grad, so backward has none"
             )
-        trace = trace_walk(graph)
-        step_numbers = {
-            i: trace._step_of[id(out)]
-            for i, out in enumerate(graph.ops)
-            if id(out) in trace._step_of
-        }
-        extra_norms = trace._grad_norms
+        step_numbers, extra_norms = trace_annotations(graph, trace_walk(graph))
     snap = _snapshot(graph, values=values, grads=grads, extra_grad_norms=extra_norms)
     return build_drawing(
         snap,
@@ -100,7 +99,26 @@ def build(
         order=step_numbers,
         dead_threshold=dead_threshold,
         legend=legend,
+        expand=expand,
     )
+
+
+def trace_annotations(
+    graph: GraphWalk, trace: BackwardTrace
+) -> tuple[dict[int, int], dict[int, float]]:
+    """What a drawing shows of a trace: op index -> backward step number, and
+    id(tensor) -> the norm of the gradient backward sent it."""
+    step_numbers = {}
+    for i, out in enumerate(graph.ops):
+        number = trace.step_number(out)
+        if number is not None:
+            step_numbers[i] = number
+    norms = {}
+    for tensor in graph.tensors:
+        gradient = trace.gradient(tensor)
+        if gradient is not None:
+            norms[id(tensor)] = float(np.linalg.norm(np.ravel(gradient)))
+    return step_numbers, norms
 
 
 def to_dot(tensor: Tensor, **options: Any) -> str:
@@ -133,6 +151,7 @@ def draw_graph(
     dead_threshold: float = 0.5,
     legend: bool = True,
     params: Mapping[str, Tensor] | None = None,
+    expand: bool = False,
 ) -> graphviz.Digraph:
     """Draw the computation graph that produced ``tensor``.
 
@@ -157,10 +176,14 @@ def draw_graph(
         legend: add a legend of the node colours.
         params: extra ``{name: tensor}`` labels, e.g. ``dict(model.named_parameters())``;
             tensors used inside Module calls are named automatically.
+        expand: show the ops inside composite functions (``cross_entropy``,
+            ``log_softmax``, ``softmax``) in a frame named after the function; by default
+            each call is one node of that name.
 
     Returns:
         A ``graphviz.Digraph`` (display it in Jupyter, or ``.render()`` it). Its
-        ``.source`` is the DOT text, the same as `to_dot` returns.
+        ``.source`` is the DOT text, the same as `to_dot` returns. In a notebook without
+        Graphviz's ``dot`` it displays the built-in layout instead of raising.
 
     Raises:
         GraphFreedError: ``backward()`` already freed the graph; the message says how to
@@ -174,7 +197,7 @@ def draw_graph(
         >>> draw_graph(loss)              # in a notebook this displays the SVG
     """
     try:
-        import graphviz
+        import graphviz  # noqa: F401  (needed by the Digraph that is returned)
     except ImportError as error:
         raise ImportError(
             "draw_graph returns a graphviz.Digraph and needs the graphviz Python package: "
@@ -192,10 +215,42 @@ def draw_graph(
         dead_threshold=dead_threshold,
         legend=legend,
         params=params,
+        expand=expand,
     )
-    digraph = graphviz.Digraph(name=_dot.GRAPH_NAME)
+    digraph = _graph_drawing_class()(name=_dot.GRAPH_NAME)
     digraph.body.extend(_dot.to_dot_lines(drawing))
+    digraph.drawing = drawing
     return digraph
+
+
+@functools.cache
+def _graph_drawing_class() -> type:
+    import graphviz
+
+    class GraphDrawing(graphviz.Digraph):
+        """A ``graphviz.Digraph`` that displays itself in Jupyter without ``dot`` too.
+
+        With Graphviz's ``dot`` it renders like any Digraph; without it the notebook
+        shows the built-in layout of the same drawing (statements added to the Digraph
+        afterwards are then not shown).
+        """
+
+        drawing: Drawing
+
+        def _repr_mimebundle_(
+            self, include: Any = None, exclude: Any = None, **kwargs: Any
+        ) -> dict[str, Any]:
+            if _dot.dot_executable() is not None:
+                try:
+                    return super()._repr_mimebundle_(include, exclude, **kwargs)
+                except graphviz.ExecutableNotFound:
+                    pass
+            return {"image/svg+xml": builtin_svg(self.drawing)}
+
+        def _repr_svg_(self) -> str:
+            return self._repr_mimebundle_()["image/svg+xml"]
+
+    return GraphDrawing
 
 
 def save_graph(

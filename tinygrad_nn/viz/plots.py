@@ -104,17 +104,17 @@ def plot_fit(
 def plot_cost(
     costs: Sequence[float] | np.ndarray,
     log: bool = False,
-    title: str | None = "cost per batch",
+    title: str | None = "cost per step",
     smooth: int | None = None,
     figsize: tuple[float, float] = (6.0, 3.6),
 ) -> Figure:
-    """The cost of every batch (the article's third plot).
+    """The cost of every training step (the article's third plot).
 
     Args:
-        costs: one cost per batch.
+        costs: one cost per step.
         log: use a logarithmic vertical axis (costs often fall by orders of magnitude).
         title: the axes' title.
-        smooth: also draw a moving average over this many batches.
+        smooth: also draw a moving average over this many steps.
         figsize: size in inches.
 
     Returns:
@@ -133,18 +133,18 @@ def plot_cost(
 
 
 def _draw_cost(ax: Any, values: np.ndarray, log: bool, smooth: int | None) -> None:
-    batches = np.arange(len(values))
-    ax.plot(batches, values, color=TRUE_COLOUR, lw=1.2, label="cost")
+    steps = np.arange(len(values))
+    ax.plot(steps, values, color=TRUE_COLOUR, lw=1.2, label="cost")
     if smooth is not None and smooth > 1 and len(values) >= smooth:
         kernel = np.ones(smooth) / smooth
         ax.plot(
-            batches[smooth - 1 :], np.convolve(values, kernel, mode="valid"),
+            steps[smooth - 1 :], np.convolve(values, kernel, mode="valid"),
             color=ESTIMATE_COLOUR, lw=2, label=f"mean of {smooth}",
         )  # fmt: skip
         ax.legend(fontsize="small")
     if log and np.any(values > 0):
         ax.set_yscale("log")
-    ax.set_xlabel("batch")
+    ax.set_xlabel("step")
     ax.set_ylabel("cost")
     ax.grid(alpha=0.3)
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_nn import autograd
+from tinygrad_nn._composite import CompositeCall
+from tinygrad_nn.nn.diagnostics import dead_units
 
 if TYPE_CHECKING:
     from tinygrad_nn.autograd import Function
@@ -94,10 +96,9 @@ class DeadUnits:
 
     @classmethod
     def of(cls, output: np.ndarray) -> DeadUnits:
-        rows = output.reshape(-1, output.shape[-1]) if output.ndim >= 2 else output.reshape(1, -1)
-        alive = (rows != 0).any(axis=0)
-        zero_fraction = float((rows == 0).mean()) if rows.size else 0.0
-        return cls(int(alive.size - alive.sum()), int(alive.size), zero_fraction)
+        dead = dead_units(output)
+        zero_fraction = float((output == 0).mean()) if output.size else 0.0
+        return cls(int(dead.sum()), int(dead.size), zero_fraction)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class ModuleCall:
     label: str  # e.g. "layers.0: Linear(1→16)"
     name: str  # dotted path, "" for the outermost model
     parent: str | None  # key of the enclosing call
+    composite: bool = False  # a composite function (cross_entropy), drawn folded
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,10 @@ def op_rule(node: Function | type) -> str:
 
 
 def module_summary(module: Any) -> str:
-    """``Linear(1→16)`` for modules with in/out features, else the class name."""
+    """``Linear(1→16)`` for modules with in/out features, a composite function's name,
+    else the class name."""
+    if isinstance(module, CompositeCall):
+        return module.name
     kind = type(module).__name__
     in_features = getattr(module, "in_features", None)
     out_features = getattr(module, "out_features", None)
@@ -319,7 +324,9 @@ def _module_calls(
                 name = module_names.get(id(module), "")
                 summary = module_summary(module)
                 label = f"{name}: {summary}" if name else summary
-                calls[key] = ModuleCall(key, label, name, keys[-1] if keys else None)
+                parent = keys[-1] if keys else None
+                folded = isinstance(module, CompositeCall)
+                calls[key] = ModuleCall(key, label, name, parent, composite=folded)
             keys.append(key)
         op_calls[id(out)] = tuple(keys)
     return calls, op_calls

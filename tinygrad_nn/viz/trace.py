@@ -11,7 +11,7 @@ are left exactly as they were.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,6 +40,7 @@ class GradientSent:
         summed_axes: axes of the op's raw gradient that the engine summed away because
             the input was broadcast (empty when the shapes already matched).
         raw_shape: the shape of the op's raw gradient before that sum.
+        grad: the gradient itself (after the sum), or None when none is sent.
     """
 
     to: str
@@ -47,6 +48,7 @@ class GradientSent:
     norm: float | None
     summed_axes: tuple[int, ...] = ()
     raw_shape: tuple[int, ...] = ()
+    grad: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class BackwardStep:
         grad_norm: the L2 norm of the gradient arriving at the output (None when a backward
             without retain_graph released the graph before the trace).
         sends: one `GradientSent` per input, in argument order.
+        grad: the gradient arriving at the output.
     """
 
     number: int
@@ -75,6 +78,7 @@ class BackwardStep:
     value: float | None
     grad_norm: float | None
     sends: tuple[GradientSent, ...]
+    grad: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 class BackwardTrace:
@@ -92,16 +96,24 @@ class BackwardTrace:
         steps: list[BackwardStep],
         root: str,
         terms: list[tuple[str, float]],
-        grad_norms: dict[int, float],
+        grads: dict[int, np.ndarray],
         step_of: dict[int, int],
     ) -> None:
         self.steps = steps
         self.root = root
         self.terms = terms
-        # id(tensor) -> norm of its total gradient, and id(op output) -> step number,
-        # valid while the traced graph is alive (used by draw_graph(order=True)).
-        self._grad_norms = grad_norms
+        # id(tensor) -> its total gradient, and id(op output) -> step number, valid
+        # while the traced graph is alive (read through step_number and gradient).
+        self._grads = grads
         self._step_of = step_of
+
+    def step_number(self, tensor: Tensor) -> int | None:
+        """The number of the step that visited the op which made ``tensor`` (or None)."""
+        return self._step_of.get(id(tensor))
+
+    def gradient(self, tensor: Tensor) -> np.ndarray | None:
+        """The total gradient backward sent to ``tensor`` of the traced graph (or None)."""
+        return self._grads.get(id(tensor))
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -117,6 +129,11 @@ class BackwardTrace:
 
     def __str__(self) -> str:
         return format_trace(self)
+
+    def _repr_html_(self) -> str:
+        from tinygrad_nn.viz.notebook import trace_html
+
+        return trace_html(self)
 
 
 def trace_backward(
@@ -167,18 +184,19 @@ def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
         )
     seed = autograd.seed_gradient(tensor, grad, "trace_backward")
     visits: list[tuple[Tensor, np.ndarray | None, list[_Sent]]] = []
-    grad_norms: dict[int, float] = {}
+    gradients: dict[int, np.ndarray] = {}
     released = any(autograd.is_released(out.grad_fn) for out in graph.ops)
 
-    def record(out: Tensor, node: Any, out_grad: Any, raw_grads: tuple, grads: list) -> None:
+    def record(out: Tensor, node: Any, out_grad: Any, raw_grads: tuple) -> None:
         sent: list[_Sent] = []
-        for parent, raw, reduced in zip(node.parents, raw_grads, grads, strict=True):
-            if reduced is None:
+        for parent, raw in zip(node.parents, raw_grads, strict=True):
+            if raw is None or not parent.requires_grad:
                 sent.append((parent, None, (), ()))
             else:
+                reduced = autograd.conform_gradient(node, raw, parent)
                 raw_shape = np.shape(raw)
                 sent.append((parent, reduced, broadcast_axes(raw_shape, parent.shape), raw_shape))
-        grad_norms[id(out)] = _norm(out_grad)
+        gradients[id(out)] = out_grad
         visits.append((out, out_grad, sent))
 
     if released:
@@ -190,7 +208,7 @@ def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
         result = autograd.backpropagate(
             order, {id(tensor): seed}, retain_graph=True, observer=record
         )
-        grad_norms.update({key: _norm(entry[1]) for key, entry in result.leaves.items()})
+        gradients.update({key: entry[1] for key, entry in result.leaves.items()})
 
     step_of = {id(out): number for number, (out, _, _) in enumerate(visits, start=1)}
     steps = [_step(graph, step_of, number, *visit) for number, visit in enumerate(visits, 1)]
@@ -199,7 +217,7 @@ def trace_walk(graph: GraphWalk, grad: Any = None) -> BackwardTrace:
         for t in graph.ops
         if t is not tensor and id(t) in graph.labels and t.data is not None and t.size == 1
     ]
-    return BackwardTrace(steps, _describe_root(graph), terms, grad_norms, step_of)
+    return BackwardTrace(steps, _describe_root(graph), terms, gradients, step_of)
 
 
 def broadcast_axes(grad_shape: tuple[int, ...], shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -252,6 +270,7 @@ def _step(
             norm=None if reduced is None else _norm(reduced),
             summed_axes=axes,
             raw_shape=tuple(raw_shape),
+            grad=reduced,
         )
         for parent, reduced, axes, raw_shape in sent
     )
@@ -266,6 +285,7 @@ def _step(
         value=float(out.data.reshape(-1)[0]) if out.data is not None and out.size == 1 else None,
         grad_norm=None if out_grad is None else _norm(out_grad),
         sends=sends,
+        grad=out_grad,
     )
 
 
