@@ -139,7 +139,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 __all__ += ["avg_pool2d", "conv2d", "max_pool2d"]
 
 
-def _pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+def _int_pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
     """An int or a pair of ints, each >= minimum, as a pair."""
     pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(pair) != 2 or any(
@@ -154,23 +154,28 @@ def _pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
 def _batched(fn: str, x: Any) -> tuple[Tensor, bool]:
     """x as a 4-d (N, C, H, W) Tensor; a 3-d (C, H, W) input gets a batch axis of 1."""
     x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating input, got dtype {x.dtype}")
     if x.ndim == 3:
         return x.reshape(1, *x.shape), True
     if x.ndim != 4:
         raise ValueError(
             f"{fn}: expected an input of shape (N, C, H, W) or (C, H, W), got {x.shape}"
         )
-    if x.dtype.kind != "f":
-        raise TypeError(f"{fn}: expected a floating input, got dtype {x.dtype}")
     return x, False
 
 
-def _check_output(fn: str, x: Tensor, kernel: tuple[int, int], stride, padding, dilation) -> None:
+def _check_output(
+    fn: str,
+    x: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> None:
     sizes = [
-        ops.conv.output_size(
-            x.shape[2 + axis], kernel[axis], stride[axis], padding[axis], dilation[axis]
-        )
-        for axis in (0, 1)
+        ops.conv.output_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i])
+        for i in (0, 1)
     ]
     if min(sizes) < 1:
         raise ValueError(
@@ -211,9 +216,9 @@ def conv2d(
     fn = "conv2d"
     x, unbatched = _batched(fn, x)
     w = as_tensor(w, like=x)
-    stride_ = _pair(fn, "stride", stride, 1)
-    padding_ = _pair(fn, "padding", padding, 0)
-    dilation_ = _pair(fn, "dilation", dilation, 1)
+    stride_ = _int_pair(fn, "stride", stride, 1)
+    padding_ = _int_pair(fn, "padding", padding, 0)
+    dilation_ = _int_pair(fn, "dilation", dilation, 1)
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
     if w.ndim != 4:
@@ -262,10 +267,10 @@ def max_pool2d(
     """
     fn = "max_pool2d"
     x, unbatched = _batched(fn, x)
-    kernel = _pair(fn, "kernel_size", kernel_size, 1)
-    stride_ = kernel if stride is None else _pair(fn, "stride", stride, 1)
-    padding_ = _pair(fn, "padding", padding, 0)
-    dilation_ = _pair(fn, "dilation", dilation, 1)
+    kernel = _int_pair(fn, "kernel_size", kernel_size, 1)
+    stride_ = kernel if stride is None else _int_pair(fn, "stride", stride, 1)
+    padding_ = _int_pair(fn, "padding", padding, 0)
+    dilation_ = _int_pair(fn, "dilation", dilation, 1)
     if padding_[0] > kernel[0] // 2 or padding_[1] > kernel[1] // 2:
         raise ValueError(
             f"{fn}: padding {padding_} must be at most half the kernel size {kernel} (PyTorch's "
@@ -303,9 +308,9 @@ def avg_pool2d(
     """
     fn = "avg_pool2d"
     x, unbatched = _batched(fn, x)
-    kernel = _pair(fn, "kernel_size", kernel_size, 1)
-    stride_ = kernel if stride is None else _pair(fn, "stride", stride, 1)
-    padding_ = _pair(fn, "padding", padding, 0)
+    kernel = _int_pair(fn, "kernel_size", kernel_size, 1)
+    stride_ = kernel if stride is None else _int_pair(fn, "stride", stride, 1)
+    padding_ = _int_pair(fn, "padding", padding, 0)
     if padding_[0] > kernel[0] // 2 or padding_[1] > kernel[1] // 2:
         raise ValueError(f"{fn}: padding {padding_} must be at most half the kernel size {kernel}")
     _check_output(fn, x, kernel, stride_, padding_, (1, 1))

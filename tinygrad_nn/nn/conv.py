@@ -69,10 +69,10 @@ class Conv2d(Module):
                 f"both be divisible by groups ({groups})"
             )
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
-        self.kernel_size = functional._pair(owner, "kernel_size", kernel_size, 1)
-        self.stride = functional._pair(owner, "stride", stride, 1)
-        self.padding = functional._pair(owner, "padding", padding, 0)
-        self.dilation = functional._pair(owner, "dilation", dilation, 1)
+        self.kernel_size = functional._int_pair(owner, "kernel_size", kernel_size, 1)
+        self.stride = functional._int_pair(owner, "stride", stride, 1)
+        self.padding = functional._int_pair(owner, "padding", padding, 0)
+        self.dilation = functional._int_pair(owner, "dilation", dilation, 1)
         dtype = np.dtype(autograd.get_default_dtype() if dtype is None else dtype)
         if dtype.kind != "f":
             raise TypeError(f"{owner}: dtype must be a floating dtype, got {dtype}")
