@@ -184,6 +184,28 @@ def _check_output(
         )
 
 
+def _pool_window(
+    fn: str, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any
+) -> tuple[Tensor, bool, dict[str, tuple[int, int]]]:
+    """The batched input, whether a batch axis was added, and the checked window geometry."""
+    x, unbatched = _batched(fn, x)
+    kernel = _int_pair(fn, "kernel_size", kernel_size, 1)
+    window = {
+        "kernel_size": kernel,
+        "stride": kernel if stride is None else _int_pair(fn, "stride", stride, 1),
+        "padding": _int_pair(fn, "padding", padding, 0),
+        "dilation": _int_pair(fn, "dilation", dilation, 1),
+    }
+    pad = window["padding"]
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise ValueError(
+            f"{fn}: padding {pad} must be at most half the kernel size {kernel} (PyTorch's "
+            "rule, so that every window holds an input element)"
+        )
+    _check_output(fn, x, kernel, window["stride"], pad, window["dilation"])
+    return x, unbatched, window
+
+
 def conv2d(
     x: Any,
     w: Any,
@@ -265,21 +287,8 @@ def max_pool2d(
         >>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data.ravel().tolist()
         [5.0, 7.0, 13.0, 15.0]
     """
-    fn = "max_pool2d"
-    x, unbatched = _batched(fn, x)
-    kernel = _int_pair(fn, "kernel_size", kernel_size, 1)
-    stride_ = kernel if stride is None else _int_pair(fn, "stride", stride, 1)
-    padding_ = _int_pair(fn, "padding", padding, 0)
-    dilation_ = _int_pair(fn, "dilation", dilation, 1)
-    if padding_[0] > kernel[0] // 2 or padding_[1] > kernel[1] // 2:
-        raise ValueError(
-            f"{fn}: padding {padding_} must be at most half the kernel size {kernel} (PyTorch's "
-            "rule, so that every window holds an input element)"
-        )
-    _check_output(fn, x, kernel, stride_, padding_, dilation_)
-    out = ops.MaxPool2d.apply(
-        x, kernel_size=kernel, stride=stride_, padding=padding_, dilation=dilation_
-    )
+    x, unbatched, window = _pool_window("max_pool2d", x, kernel_size, stride, padding, dilation)
+    out = ops.MaxPool2d.apply(x, **window)
     return out.reshape(*out.shape[1:]) if unbatched else out
 
 
@@ -306,14 +315,8 @@ def avg_pool2d(
         >>> avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data.ravel().tolist()
         [2.5, 4.5, 10.5, 12.5]
     """
-    fn = "avg_pool2d"
-    x, unbatched = _batched(fn, x)
-    kernel = _int_pair(fn, "kernel_size", kernel_size, 1)
-    stride_ = kernel if stride is None else _int_pair(fn, "stride", stride, 1)
-    padding_ = _int_pair(fn, "padding", padding, 0)
-    if padding_[0] > kernel[0] // 2 or padding_[1] > kernel[1] // 2:
-        raise ValueError(f"{fn}: padding {padding_} must be at most half the kernel size {kernel}")
-    _check_output(fn, x, kernel, stride_, padding_, (1, 1))
+    x, unbatched, window = _pool_window("avg_pool2d", x, kernel_size, stride, padding, 1)
+    kernel, stride_, padding_ = window["kernel_size"], window["stride"], window["padding"]
     n, c, h, w = x.shape
     ones = np.ones((1, 1, *kernel), dtype=x.dtype)
     planes = x.reshape(n * c, 1, h, w)

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nn import autograd, functional
-from tinygrad_nn._random import as_generator
+from tinygrad_nn import functional
 from tinygrad_nn.nn import init as _init
+from tinygrad_nn.nn.layers import init_weight_and_bias
 from tinygrad_nn.nn.module import Module
 from tinygrad_nn.tensor import Tensor
 
@@ -73,19 +73,10 @@ class Conv2d(Module):
         self.stride = functional._int_pair(owner, "stride", stride, 1)
         self.padding = functional._int_pair(owner, "padding", padding, 0)
         self.dilation = functional._int_pair(owner, "dilation", dilation, 1)
-        dtype = np.dtype(autograd.get_default_dtype() if dtype is None else dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{owner}: dtype must be a floating dtype, got {dtype}")
+        self.weight: Tensor
+        self.bias: Tensor | None
         shape = (out_channels, in_channels // groups, *self.kernel_size)
-        fan_in = shape[1] * shape[2] * shape[3]
-        weight_init, bias_init = _init.get(init, fan_in=fan_in)
-        generator = as_generator(rng, owner)
-        self.weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
-        weight_init(self.weight, rng=generator)
-        self.bias: Tensor | None = None
-        if bias:
-            self.bias = Tensor(np.zeros(out_channels, dtype), requires_grad=True, name="bias")
-            bias_init(self.bias, rng=generator)
+        init_weight_and_bias(self, owner, shape, bias, init, dtype, rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.conv2d(
@@ -106,7 +97,22 @@ class Conv2d(Module):
         return text + ("" if self.bias is not None else ", bias=False")
 
 
-class MaxPool2d(Module):
+class _Pool2d(Module):
+    """What the pooling layers share: the window geometry (stride defaults to the kernel)."""
+
+    def __init__(
+        self, kernel_size: IntOrPair, stride: IntOrPair | None, padding: IntOrPair
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None else stride
+        self.padding = padding
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
     """The maximum of each window, as ``torch.nn.MaxPool2d`` (stride defaults to the kernel).
 
     Example:
@@ -121,23 +127,17 @@ class MaxPool2d(Module):
         padding: IntOrPair = 0,
         dilation: IntOrPair = 1,
     ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.dilation = dilation
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}"
-        )
+        return f"{super().extra_repr()}, dilation={self.dilation}"
 
 
-class AvgPool2d(Module):
+class AvgPool2d(_Pool2d):
     """The mean of each window, as ``torch.nn.AvgPool2d`` (stride defaults to the kernel).
 
     Example:
@@ -152,16 +152,10 @@ class AvgPool2d(Module):
         padding: IntOrPair = 0,
         count_include_pad: bool = True,
     ) -> None:
-        super().__init__()
-        self.kernel_size = kernel_size
-        self.stride = kernel_size if stride is None else stride
-        self.padding = padding
+        super().__init__(kernel_size, stride, padding)
         self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.avg_pool2d(
             x, self.kernel_size, self.stride, self.padding, self.count_include_pad
         )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

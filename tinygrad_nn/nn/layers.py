@@ -3,6 +3,7 @@ Tanh, Identity and `Sequential`."""
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,36 @@ def _check_features(name: str, value: Any, owner: str = "Linear") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
     return int(value)
+
+
+def parameter_dtype(owner: str, dtype: Any) -> np.dtype:
+    """A layer's ``dtype`` argument resolved (None: the default dtype); floats only."""
+    resolved = np.dtype(autograd.get_default_dtype() if dtype is None else dtype)
+    if resolved.kind != "f":
+        raise TypeError(f"{owner}: dtype must be a floating dtype, got {resolved}")
+    return resolved
+
+
+def init_weight_and_bias(
+    module: Module,
+    owner: str,
+    shape: tuple[int, ...],
+    bias: bool,
+    init: Any,
+    dtype: Any,
+    rng: _init.RngLike,
+) -> None:
+    """Give ``module`` a ``weight`` of ``shape`` (out first) and, with ``bias``, a ``bias`` of
+    shape (out,), drawn by the ``init`` scheme (PyTorch's fan_in: all axes but the first)."""
+    dtype = parameter_dtype(owner, dtype)
+    weight_init, bias_init = _init.get(init, fan_in=math.prod(shape[1:]))
+    generator = as_generator(rng, owner)
+    module.weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
+    weight_init(module.weight, rng=generator)
+    module.bias = None
+    if bias:
+        module.bias = Tensor(np.zeros(shape[0], dtype), requires_grad=True, name="bias")
+        bias_init(module.bias, rng=generator)
 
 
 class Linear(Module):
@@ -67,18 +98,10 @@ class Linear(Module):
         super().__init__()
         self.in_features = _check_features("in_features", in_features)
         self.out_features = _check_features("out_features", out_features)
-        dtype = np.dtype(autograd.get_default_dtype() if dtype is None else dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Linear: dtype must be a floating dtype, got {dtype}")
-        weight_init, bias_init = _init.get(init, fan_in=self.in_features)
-        generator = as_generator(rng, "Linear")
+        self.weight: Tensor
+        self.bias: Tensor | None
         shape = (self.out_features, self.in_features)
-        self.weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
-        weight_init(self.weight, rng=generator)
-        self.bias: Tensor | None = None
-        if bias:
-            self.bias = Tensor(np.zeros(shape[0], dtype), requires_grad=True, name="bias")
-            bias_init(self.bias, rng=generator)
+        init_weight_and_bias(self, "Linear", shape, bias, init, dtype, rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.linear(x, self.weight, self.bias)
@@ -269,9 +292,7 @@ class Embedding(Module):
                 )
             padding_idx %= self.num_embeddings
         self.padding_idx = padding_idx
-        dtype = np.dtype(autograd.get_default_dtype() if dtype is None else dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Embedding: dtype must be a floating dtype, got {dtype}")
+        dtype = parameter_dtype("Embedding", dtype)
         shape = (self.num_embeddings, self.embedding_dim)
         self.weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
         _init.normal(self.weight, 0.0, 1.0, rng=as_generator(rng, "Embedding"))

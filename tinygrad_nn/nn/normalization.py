@@ -15,18 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_nn import autograd
+from tinygrad_nn.nn.layers import parameter_dtype
 from tinygrad_nn.nn.module import Module
 from tinygrad_nn.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
-
-
-def _float_dtype(owner: str, dtype: Any) -> np.dtype:
-    resolved = np.dtype(autograd.get_default_dtype() if dtype is None else dtype)
-    if resolved.kind != "f":
-        raise TypeError(f"{owner}: dtype must be a floating dtype, got {resolved}")
-    return resolved
 
 
 class LayerNorm(Module):
@@ -64,7 +57,7 @@ class LayerNorm(Module):
             )
         self.eps = float(eps)
         self.elementwise_affine = bool(elementwise_affine)
-        dtype = _float_dtype("LayerNorm", dtype)
+        dtype = parameter_dtype("LayerNorm", dtype)
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None
         if elementwise_affine:
@@ -122,7 +115,7 @@ class _BatchNorm(Module):
         self.momentum = None if momentum is None else float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
-        dtype = _float_dtype(owner, dtype)
+        dtype = parameter_dtype(owner, dtype)
         self.weight: Tensor | None = None
         self.bias: Tensor | None = None
         if affine:
