@@ -218,6 +218,10 @@ def nll_loss(
     log_probs, labels = _class_inputs("nll_loss", input, target)
     batch, classes = log_probs.shape
     counted = _check_labels("nll_loss", labels, classes, ignore_index)
+    if weight is None and counted.all():
+        # The labels index the log-probabilities as given, so capture_step sees that they
+        # come from an input (and refuses to freeze them) instead of a copy made here.
+        return _reduce(-log_probs[np.arange(batch), labels], reduction)
     weights = _class_weights("nll_loss", weight, classes, log_probs)
     safe = np.where(counted, labels, 0)
     sample_weights = np.where(counted, weights[safe], 0).astype(log_probs.dtype)
@@ -279,6 +283,9 @@ def cross_entropy(
     loss = nll_loss(log_probs, labels, weight, ignore_index, reduction)
     if label_smoothing == 0:
         return loss
+    if weight is None and counted.all():
+        smooth = _reduce(-log_probs.sum(axis=1), reduction)
+        return loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
     weights = _class_weights(fn, weight, classes, logits)
     smooth = -(log_probs * (weights * counted[:, None]).astype(logits.dtype)).sum(axis=1)
     if reduction == "mean":
