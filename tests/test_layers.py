@@ -316,3 +316,15 @@ def test_clip_grad_value() -> None:
 
 def test_names_are_exported() -> None:
     assert tnn.nn.utils.clip_grad_norm_ is nn.utils.clip_grad_norm_
+
+
+def test_layers_with_hidden_state_refuse_to_be_captured_in_training_mode() -> None:
+    x, y = np.ones((4, 3)), np.zeros((4, 2))
+    for layer in (nn.Dropout(0.5, rng=0), nn.BatchNorm1d(3)):
+        model = nn.Sequential(nn.Linear(3, 3, rng=0), layer, nn.Linear(3, 2, rng=1))
+        step = tnn.capture_step(lambda a, b, m=model: tnn.losses.mse(m(a), b))
+        with pytest.raises(ValueError, match=r"capture_step: .*model\.eval\(\)"):
+            step(x, y)
+        model.eval()
+        eval_step = tnn.capture_step(lambda a, b, m=model: tnn.losses.mse(m(a), b))
+        assert np.isfinite(eval_step(x, y).item()) and np.isfinite(eval_step(x, y).item())

@@ -218,6 +218,12 @@ class Dropout(Module):
             return x
         if self.p == 1:
             return x * 0.0
+        if autograd.is_recording():
+            raise ValueError(
+                "capture_step: Dropout draws a new mask on every call, which a replay would "
+                "freeze at the first call's; capture the step in eval mode (model.eval()) or "
+                "run it without capture_step"
+            )
         keep = self._generator.random(x.shape) >= self.p
         return x * (keep * (1.0 / (1.0 - self.p))).astype(x.dtype)
 

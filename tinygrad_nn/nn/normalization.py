@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_nn import autograd
 from tinygrad_nn.nn.layers import parameter_dtype
 from tinygrad_nn.nn.module import Module
 from tinygrad_nn.tensor import Tensor
@@ -159,6 +160,13 @@ class _BatchNorm(Module):
             centered = x - mean
             variance = centered.square().mean(axis=axes, keepdims=True)
             if self.training and self.track_running_stats:
+                if autograd.is_recording():
+                    raise ValueError(
+                        f"capture_step: {owner} updates its running statistics outside the "
+                        "ops, which a replay would skip; capture the step in eval mode "
+                        "(model.eval()), pass track_running_stats=False, or run it without "
+                        "capture_step"
+                    )
                 self._update_running_stats(mean.data, variance.data, count)
             y = centered / (variance + self.eps).sqrt()
         else:
