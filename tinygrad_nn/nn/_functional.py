@@ -1,10 +1,10 @@
 """Activation functions the layers and losses need, built from existing primitives.
 
 Private and temporary: ``tnn.functional`` gains leaky_relu, elu, gelu, silu and softplus
-on the ops branch; when it does, the layers and losses switch to those and this file
-goes. Every function here is composed of primitives (so its gradients come from theirs),
-except erf, which has no primitive yet: `_Erf` is a small op whose backward uses only NumPy
-on its saved input.
+on the ops branch; when it does, the layers and losses use those (the names at the end of
+this file are rebound) and this file can go. Every function here is composed of
+primitives (so its gradients come from theirs), except erf, which has no primitive yet:
+`_Erf` is a small op whose backward uses only NumPy on its saved input.
 """
 
 from __future__ import annotations
@@ -70,3 +70,12 @@ def gelu(x: Tensor, approximate: str = "none") -> Tensor:
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * (functional.tanh(inner) + 1.0) * 0.5
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+# When `tnn.functional` has these (they come from the ops branch, with the same arguments),
+# its versions are the ones used, and this file can go.
+leaky_relu = getattr(functional, "leaky_relu", leaky_relu)
+elu = getattr(functional, "elu", elu)
+silu = getattr(functional, "silu", silu)
+softplus = getattr(functional, "softplus", softplus)
+gelu = getattr(functional, "gelu", gelu)
