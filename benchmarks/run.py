@@ -1,7 +1,7 @@
 """Run the benchmark from a source checkout: ``python benchmarks/run.py [--quick] [--json PATH]``.
 
-The same as ``tinygrad-nn bench`` (all options pass through); the code lives in
-`tinygrad_nn.bench`, the results and how to read them in docs/performance.md.
+The same as ``tinygrad-nn bench`` (all options pass through); the harness lives in the
+`tinygrad_nn.bench` subpackage, the results and how to read them in docs/performance.md.
 """
 
 import sys

@@ -1,17 +1,195 @@
-"""`tinygrad-nn bench --quick` runs and writes complete reports (it measures; no timing is
-asserted here)."""
+"""The benchmark: its yardstick is honest, its harness reports what it measured, its command
+refuses bad arguments before work. Nothing here asserts a timing."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tinygrad_nn import bench
+from tinygrad_nn.bench.cases import Network, agreement, chain_times
+from tinygrad_nn.bench.handwritten import SIGN_MASK_LIMIT, TightMLP, gemm_floor
+from tinygrad_nn.bench.report import ratios
+from tinygrad_nn.bench.timing import interleaved_medians, peak_memory
 from tinygrad_nn.cli import main
+from tinygrad_nn.reference import HandwrittenMLP
+from tinygrad_nn.testing.strategies import mlp_shapes
 
-STEP_CANDIDATES = {"handwritten", "tinygrad_nn", "captured"}
+CANDIDATES = {"tight", "handwritten", "tinygrad_nn", "captured"}
+
+
+def _data(shape, batch, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(batch, shape[0])), rng.normal(size=(batch, shape[-1]))
+
+
+# ------------------------------------------------------------------ the yardstick is honest
+
+
+@settings(max_examples=25)
+@given(
+    shape=mlp_shapes(max_layers=3, max_width=9), batch=st.integers(1, 9), seed=st.integers(0, 99)
+)
+def test_tight_yardstick_has_the_oracles_gradients_cost_and_update(shape, batch, seed):
+    oracle = HandwrittenMLP(shape, rng=seed)
+    x, y = _data(shape, batch, seed)
+    tight = TightMLP(oracle.weights, batch)
+    np.testing.assert_allclose(tight.forward(x), oracle.forward(x), rtol=1e-13, atol=1e-15)
+    for ours, theirs in zip(tight.weight_gradients(x, y), oracle.gradients(x, y), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+    for _ in range(3):  # several steps: the buffers reused across calls hold no stale state
+        cost = tight.step(x, y, 0.3)
+        assert cost == pytest.approx(oracle.step(x, y, 0.3), rel=1e-12)
+    for ours, theirs in zip(tight.weights, oracle.weights, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+def test_both_forms_of_the_relu_derivative_match_the_oracle():
+    # one hidden layer below the limit (sign form), one above it (boolean mask)
+    width = SIGN_MASK_LIMIT // 32 + 8
+    shape, batch = [3, 5, width, 2], 32
+    assert 32 * 5 < SIGN_MASK_LIMIT < batch * width
+    oracle = HandwrittenMLP(shape, rng=1)
+    x, y = _data(shape, batch)
+    x *= 4  # many hidden units on both sides of the kink
+    tight = TightMLP(oracle.weights, batch)
+    for ours, theirs in zip(tight.weight_gradients(x, y), oracle.gradients(x, y), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-14)
+
+
+def test_tight_yardstick_keeps_float32_and_copies_the_weights():
+    oracle = HandwrittenMLP([2, 4, 1], rng=0, dtype=np.float32)
+    x, y = (a.astype(np.float32) for a in _data([2, 4, 1], 6))
+    tight = TightMLP(oracle.weights, 6)
+    before = [w.copy() for w in oracle.weights]
+    tight.step(x, y, 0.1)
+    assert all(w.dtype == np.float32 for w in tight.weights)
+    assert tight.forward(x).dtype == np.float32
+    for original, kept in zip(oracle.weights, before, strict=True):
+        np.testing.assert_array_equal(original, kept)
+
+
+def test_tight_yardstick_refuses_mismatched_weights():
+    with pytest.raises(ValueError, match=r"weights\[1\] has shape \(2, 4\).*needs 5 columns"):
+        TightMLP([np.zeros((4, 2)), np.zeros((2, 4))], 3)
+    with pytest.raises(ValueError, match="batch must be a positive int"):
+        TightMLP([np.zeros((4, 2))], 0)
+
+
+def test_gemm_floor_leaves_the_weights_alone():
+    oracle = HandwrittenMLP([3, 6, 2], rng=0)
+    x, y = _data([3, 6, 2], 4)
+    floor = gemm_floor(oracle.weights, x, y)
+    before = [w.copy() for w in oracle.weights]
+    floor()
+    for original, kept in zip(oracle.weights, before, strict=True):
+        np.testing.assert_array_equal(original, kept)
+
+
+def test_every_candidate_moves_the_weights_as_the_oracle_does():
+    differences = agreement(Network([2, 8, 3], 5, np.dtype("float64")))
+    assert set(differences) == {"tight", "tinygrad_nn", "captured"}
+    assert all(value < 1e-12 for value in differences.values()), differences
+
+
+# ------------------------------------------------------------------ the harness
+
+
+def test_ratios_divide_by_the_fastest_hand_written_candidate():
+    timings = {
+        "tight": {"median_s": 4.0, "samples_s": [4.0, 4.0, 4.0]},
+        "handwritten": {"median_s": 2.0, "samples_s": [2.0, 2.0, 2.0]},
+        "tinygrad_nn": {"median_s": 3.0, "samples_s": [3.0, 2.0, 4.0]},
+    }
+    row = ratios(timings)
+    assert row["yardstick"] == "handwritten"
+    assert row["ratio"] == {"tight": 2.0, "handwritten": 1.0, "tinygrad_nn": 1.5}  # per round
+    assert row["spread"]["tinygrad_nn"] == [1.25, 1.75]
+    with pytest.raises(ValueError, match="no hand-written candidate"):
+        ratios({"tinygrad_nn": timings["tinygrad_nn"]})
+
+
+def test_interleaved_medians_calls_every_candidate():
+    calls = {"a": 0, "b": 0}
+
+    def make(name):
+        def fn():
+            calls[name] += 1
+
+        return fn
+
+    timings = interleaved_medians({"a": make("a"), "b": make("b")}, 3, 0.0)
+    assert set(timings) == {"a", "b"}
+    assert all(len(timing["samples_s"]) == timing["rounds"] == 3 for timing in timings.values())
+    assert calls == {"a": 5, "b": 5}  # warm-up, calibration, three rounds
+
+
+def test_peak_memory_counts_state_and_temporaries():
+    def make():
+        state = np.ones(1 << 17)  # 1 MiB kept by the candidate
+        return lambda: state + 1  # 1 MiB more, alive during the call
+
+    assert peak_memory(make) >= 2 << 20
+    assert peak_memory(lambda: lambda: None) < 1 << 16
+
+
+def test_chain_times_builds_and_differentiates_the_chain():
+    times = chain_times(501)
+    assert set(times) == {"tinygrad_nn"}
+    assert set(times["tinygrad_nn"]) == {"forward_s", "forward_no_gc_s", "backward_s"}
+    assert all(seconds > 0 for seconds in times["tinygrad_nn"].values())
+    with pytest.raises(ValueError, match="length must be at least 1"):
+        chain_times(0)
+
+
+def _report(step_s_eager, chain_forward=None):
+    """A report with every case at a comfortable ratio but the S step's eager ratio."""
+    steps = []
+    for case in ("S", "M", "L"):
+        for dtype in ("float64", "float32"):
+            eager = step_s_eager if case == "S" else 1.0
+            seconds = {"tinygrad_nn": 1.0}
+            ratio = {"tinygrad_nn": eager, "captured": 0.9}
+            steps.append({"case": case, "dtype": dtype, "ratio": ratio, "seconds": seconds})
+    inference = [{"case": "S", "dtype": "float64", "ratio": {"tinygrad_nn": 1.2, "captured": 1}}]
+    memory = [{"case": "L", "dtype": "float64", "ratio": {"tinygrad_nn": 0.7}}]
+    speedup = {"case": "L", "speedup": {"tinygrad_nn": 2.0}}
+    report = {"steps": steps, "inference": inference, "memory": memory, "chain": {}}
+    report["speedup"] = speedup
+    if chain_forward is not None:
+        report["chain"] = {
+            "tinygrad_nn": {"forward_s": chain_forward},
+            "torch": {"forward_s": 2.0},
+        }
+    return report
+
+
+def test_targets_are_judged_per_mode_and_dtype():
+    targets = bench.evaluate_targets(_report(2.5))
+    by_name = {}
+    for row in targets:
+        by_name.setdefault(row["target"], []).append(row)
+    assert "chain forward vs PyTorch" not in by_name  # no PyTorch: not judged
+    eager_s = by_name["S step, eager"]
+    assert [row["case"] for row in eager_s] == ["S float64", "S float32"]
+    assert not any(row["met"] for row in eager_s)
+    assert all(row["met"] for row in by_name["S step, captured"])
+    speedup = by_name["L float32 speed-up, eager"][0]
+    assert speedup["value"] == 2.0 and speedup["met"]
+    summary = bench.report.targets_summary(targets)
+    assert summary.startswith("**") and "missed: S step, eager (S float64)" in summary
+    targets = bench.evaluate_targets(_report(1.5, chain_forward=3.0))
+    chain = [row for row in targets if row["target"] == "chain forward vs PyTorch"]
+    assert chain[0]["value"] == 1.5 and not chain[0]["met"]
+    assert all(row["met"] for row in targets if row is not chain[0])
+
+
+# ------------------------------------------------------------------ the command
 
 
 @pytest.fixture(scope="module")
@@ -32,99 +210,84 @@ def quick_run(tmp_path_factory):
     return status, json.loads(json_path.read_text()), markdown_path.read_text()
 
 
-def test_quick_run_succeeds_and_describes_the_machine(quick_run):
+def test_quick_run_reports_every_case_and_judges_nothing(quick_run):
     status, report, markdown = quick_run
     assert status == 0
-    machine = report["machine"]
     for key in ("cpu", "cores", "blas", "blas_threads", "python", "numpy"):
-        assert machine[key], key
-    assert report["settings"]["quick"] is True
-    assert "Machine:" in markdown and str(machine["blas_threads"]) in markdown
-
-
-def test_every_step_and_inference_case_is_reported(quick_run):
-    _, report, markdown = quick_run
+        assert report["machine"][key], key
     expected = {(size, dtype) for size in bench.SIZES for dtype in ("float64", "float32")}
     for section in ("steps", "inference"):
         rows = report[section]
         assert {(row["case"], row["dtype"]) for row in rows} == expected
         for row in rows:
-            assert set(row["seconds"]) >= STEP_CANDIDATES
+            assert set(row["seconds"]) >= CANDIDATES
             assert all(seconds > 0 for seconds in row["seconds"].values())
-            assert row["ratio"]["handwritten"] == 1.0
-    for row in report["steps"]:  # eager and hand-written did the same arithmetic
-        assert row["agreement"] < (1e-4 if row["dtype"] == "float32" else 1e-10)
-    for heading in ("## Training step", "## Inference", "## Per-op cost", "## Peak memory"):
-        assert heading in markdown
-    for size in bench.SIZES:
-        assert f"| {size} | float64 |" in markdown and f"| {size} | float32 |" in markdown
-
-
-def test_ops_memory_and_targets_are_reported(quick_run):
-    _, report, markdown = quick_run
+            assert row["ratio"][row["yardstick"]] == 1.0
+    for row in report["steps"]:
+        assert "floor" in row["seconds"]
+        limit = 1e-4 if row["dtype"] == "float32" else 1e-10
+        assert all(value < limit for value in row["agreement"].values()), row["agreement"]
     assert [row["op"] for row in report["ops"]] == ["add", "mul", "matmul", "relu", "sum"]
-    for row in report["ops"]:
-        assert {"numpy", "tinygrad_nn"} <= set(row["seconds"])
-        assert f"| {row['op']} |" in markdown
     assert {row["dtype"] for row in report["memory"]} == {"float64", "float32"}
-    for row in report["memory"]:
-        assert all(size > 0 for size in row["bytes"].values())
-    names = {row["target"] for row in report["targets"]}
-    assert names == set(bench.TARGETS)
-    for row in report["targets"]:
-        assert isinstance(row["eager_met"], bool)
-        assert np.isfinite(row["eager"])
-    assert "## Targets" in markdown
+    assert set(report["speedup"]["speedup"]) == {"tight", "tinygrad_nn", "captured"}
+    assert report["chain"]["length"] == 1000 and report["chain"]["tinygrad_nn"]["forward_s"] > 0
+    assert report["targets"] == []
+    assert "not a measurement" in markdown
+    for verdict in ("## Targets", "MISSED", "met in this run"):
+        assert verdict not in markdown
+    headings = ("## Training step", "## Inference", "## Per-op", "## Peak memory", "## float32")
+    for heading in (*headings, "## Graph"):
+        assert heading in markdown
 
 
-def test_peak_memory_sees_an_allocation():
-    assert bench.peak_memory(lambda: np.ones(1 << 20)) >= 8 << 20
+def _args(**overrides):
+    values = {"threads": None, "chain_length": None, "json": None, "markdown": None}
+    return argparse.Namespace(**{**values, **overrides})
 
 
-def test_interleaved_medians_calls_every_candidate():
-    calls = {"a": 0, "b": 0}
-
-    def make(name):
-        def fn():
-            calls[name] += 1
-
-        return fn
-
-    timings = bench.interleaved_medians({"a": make("a"), "b": make("b")}, 3, 0.0)
-    assert set(timings) == {"a", "b"}
-    assert all(timing["rounds"] == 3 for timing in timings.values())
-    assert calls["a"] >= 5 and calls["b"] >= 5  # warm-up, calibration, three rounds
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"threads": 0}, "--threads must be between 1 and"),
+        ({"threads": 10**6}, "--threads must be between 1 and"),
+        ({"chain_length": -1}, "--chain-length must be between 0"),
+    ],
+)
+def test_validate_refuses_bad_numbers(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        bench.validate(_args(**overrides))
 
 
-def _target_report(step_s_eager, step_s_captured):
-    """A report with every case at a comfortable ratio but the S step as given."""
-    ratio = {"handwritten": 1.0, "tinygrad_nn": 0.9, "captured": 0.9}
-    seconds = {"handwritten": 1.0, "tinygrad_nn": 1.0, "captured": 1.0}
-    steps = []
-    for case in ("S", "M", "L"):
-        for dtype in ("float64", "float32"):
-            row_ratio = dict(ratio)
-            if case == "S":
-                row_ratio.update(tinygrad_nn=step_s_eager, captured=step_s_captured)
-            row_seconds = dict(seconds)
-            if case == "L" and dtype == "float32":
-                row_seconds = {name: 0.5 for name in seconds}
-            steps.append({"case": case, "dtype": dtype, "ratio": row_ratio, "seconds": row_seconds})
-    inference = [{"case": "S", "dtype": "float64", "ratio": ratio}]
-    memory = [{"case": "L", "dtype": "float64", "ratio": ratio}]
-    return {"steps": steps, "inference": inference, "memory": memory}
+def test_validate_creates_missing_output_folders(tmp_path):
+    target = tmp_path / "a" / "b" / "report.json"
+    bench.validate(_args(json=str(target), markdown=str(tmp_path / "c" / "report.md")))
+    assert target.parent.is_dir() and (tmp_path / "c").is_dir()
+    assert list(target.parent.iterdir()) == []  # the write probe leaves nothing behind
 
 
-def test_a_target_counts_as_met_in_either_mode_and_the_summary_says_how():
-    targets = bench.evaluate_targets(_target_report(1.8, 1.2))
-    step_s = [row for row in targets if row["target"] == "step S"]
-    assert all(not row["eager_met"] and row["captured_met"] and row["met"] for row in step_s)
-    speedup = next(row for row in targets if row["target"] == "float32 speed-up L")
-    assert speedup["eager"] == 2.0 and speedup["met"]
-    assert bench.targets_summary(targets) == (
-        "**Every target met in this run** (eager, step S with `capture_step`)."
-    )
-    targets = bench.evaluate_targets(_target_report(1.8, 1.6))
-    assert not any(row["met"] for row in targets if row["target"] == "step S")
-    summary = bench.targets_summary(targets)
-    assert summary.startswith("**Targets missed") and "step S (S float64)" in summary
+def test_validate_refuses_unusable_output_paths(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ValueError, match=r"^--json '.*report.json': its folder .* not a folder"):
+        bench.validate(_args(json=str(blocker / "report.json")))
+    with pytest.raises(ValueError, match=r"^--markdown .* is a folder"):
+        bench.validate(_args(markdown=str(tmp_path)))
+    same = str(tmp_path / "out")
+    with pytest.raises(ValueError, match="--json and --markdown name the same file"):
+        bench.validate(_args(json=same, markdown=same))
+
+
+def test_the_command_line_refuses_bad_values_before_any_work(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for options in (["--threads", "0"], ["--json", str(blocker / "out.json")]):
+        assert main(["bench", "--quick", *options]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("tinygrad-nn bench: error: --") and "step S" not in err
+
+
+def test_module_entry_point_refuses_bad_threads_with_status_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(["--threads", "0"])
+    assert exit_info.value.code == 2
+    assert "--threads must be between 1 and" in capsys.readouterr().err

@@ -36,30 +36,34 @@ def assert_same_gradients(eager, captured):
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
 
 
+@pytest.mark.parametrize("whole_step", [False, True], ids=["loss only", "optimizer="])
 @pytest.mark.parametrize("optimizer_type", [SGD, Adam])
-def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type):
+def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type, whole_step):
     eager, captured = twin_models([3, 8, 8, 2], output_activation=None)
     eager_opt = optimizer_type(eager.parameters(), lr=0.05)
     captured_opt = optimizer_type(captured.parameters(), lr=0.05)
 
-    @capture_step
     def loss_fn(x, y):
         return squared_error(captured(x), y) / (2 * len(x))
 
+    # with optimizer=, one call is zero_grad, forward, backward and the update
+    step = capture_step(loss_fn, optimizer=captured_opt if whole_step else None)
     for x, y in batches(6, 16, 3, 2):
         eager_opt.zero_grad()
         eager_loss = squared_error(eager(Tensor(x)), y) / (2 * len(x))
         eager_loss.backward()
-        captured_opt.zero_grad()
-        captured_loss = loss_fn(x, y)
+        if not whole_step:
+            captured_opt.zero_grad()
+        captured_loss = step(x, y)
         assert captured_loss.item() == eager_loss.item()
         assert not captured_loss.requires_grad and captured_loss.is_leaf
         assert_same_gradients(eager, captured)
         eager_opt.step()
-        captured_opt.step()
-    assert loss_fn.recordings == 1
-    for a, b in zip(eager.parameters(), captured.parameters(), strict=True):
-        np.testing.assert_array_equal(a.data, b.data)
+        if not whole_step:
+            captured_opt.step()
+        for a, b in zip(eager.parameters(), captured.parameters(), strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
+    assert step.recordings == 1
 
 
 def test_float32_stays_float32_and_matches_eager():
@@ -333,6 +337,98 @@ def test_recapture_keeps_the_newest_recordings_only():
     assert predict.recordings == len(sizes)
     predict(np.ones(sizes[-1] - 1))  # kept: replayed
     assert predict.recordings == len(sizes)
-    predict(np.ones(1))  # the oldest, dropped: recorded again
+    with pytest.warns(tnn.capture.RecaptureWarning, match="more than 8 input shapes"):
+        predict(np.ones(1))  # the oldest, dropped: recorded again
     assert predict.recordings == len(sizes) + 1
     np.testing.assert_array_equal(predict(np.ones(2)).data, np.full(2, 2.0))
+
+
+def test_more_shapes_in_rotation_than_kept_warn_once(recwarn):
+    predict = capture_step(lambda x: x * 2.0, recapture=True, backward=False)
+    sizes = range(1, tnn.capture.KEPT_RECORDINGS + 3)  # ten shapes, eight kept
+    for _ in range(3):
+        for size in sizes:
+            predict(np.ones(size))
+    assert predict.recordings == 3 * len(sizes)  # every call records: the case it warns of
+    warned = [w for w in recwarn if issubclass(w.category, tnn.capture.RecaptureWarning)]
+    assert len(warned) == 1 and warned[0].filename == __file__
+    assert "(1,) float64" in str(warned[0].message)
+    steady = capture_step(lambda x: x * 2.0, recapture=True, backward=False)
+    for _ in range(3):
+        for size in range(1, tnn.capture.KEPT_RECORDINGS + 1):  # eight shapes: all kept
+            steady(np.ones(size))
+    assert steady.recordings == tnn.capture.KEPT_RECORDINGS
+    assert len([w for w in recwarn if issubclass(w.category, tnn.capture.RecaptureWarning)]) == 1
+
+
+# ------------------------------------------------------------------ capture_step(optimizer=)
+
+
+def test_a_training_steps_source_shows_zero_grad_forward_backward_and_update():
+    model = MLP([1, 4, 2], rng=0)
+    optimizer = SGD(model.parameters(), lr=0.1)
+    train_step = capture_step(lambda x, y: squared_error(model(x), y), optimizer=optimizer)
+    train_step(*batches(1, 3, 1, 2)[0])
+    source = train_step.source
+    assert source.startswith("def replay(contexts, x0, x1):") and "\ndef step(x0, x1" in source
+    step = source[source.index("def step") :]
+    order = ["optimizer.zero_grad()", "replay(None, x0, x1)", "backpropagate(", "optimizer.step()"]
+    positions = [step.index(text) for text in order]
+    assert positions == sorted(positions)
+    listing = [line.strip() for line in step.splitlines() if ".backward(g" in line]
+    ops = [line.split(" = ")[1].split(".backward")[0] for line in listing]
+    assert ops == ["SquaredError", "Relu", "Linear", "Relu", "Linear"]  # newest first
+    assert "f'(x) = 1 if x > 0 else 0" in listing[1]  # each node's rule, from its docstring
+    assert listing[-1].startswith("#   g2, g3 = Linear.backward(g4)")  # no gradient for x0
+    assert "p2.grad += g2" in step
+    assert "for " not in source and "while " not in source  # the engine's loop runs backward
+    plain = capture_step(lambda x, y: squared_error(model(x), y))
+    plain(*batches(1, 3, 1, 2)[0])
+    assert "backpropagate(" in plain.source and "optimizer" not in plain.source
+
+
+def test_the_backward_listing_shows_where_gradients_add_up():
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    step = capture_step(lambda x: ((x @ w) @ w).sum())
+    step(np.ones((3, 2)))
+    assert "(adds to g" in step.source
+
+
+def test_optimizer_errors_and_misuse_are_clear():
+    model = MLP([1, 2], rng=0)
+    optimizer = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="an optimizer needs gradients"):
+        capture_step(lambda x: model(x), optimizer=optimizer, backward=False)
+    with pytest.raises(TypeError, match=r"optimizer= must have zero_grad.*lacks step"):
+        capture_step(lambda x: model(x).sum(), optimizer=type("Half", (), {"zero_grad": 1})())
+
+    class Failing:
+        def zero_grad(self):
+            pass
+
+        def step(self):
+            raise ValueError("the optimizer's own error")
+
+    step = capture_step(lambda x: model(x).sum(), optimizer=Failing())
+    with pytest.raises(ValueError, match="the optimizer's own error"):
+        step(np.ones((2, 1)))  # recording
+    with pytest.raises(ValueError, match=r"^the optimizer's own error$"):
+        step(np.ones((2, 1)))  # replay: passed on as it is, not renamed after an op
+
+
+def test_a_training_step_under_detect_anomaly_runs_eagerly_and_still_updates():
+    eager, model = twin_models([1, 3, 1])
+    eager_optimizer, optimizer = SGD(eager.parameters(), lr=0.1), SGD(model.parameters(), lr=0.1)
+    train_step = capture_step(lambda x, y: squared_error(model(x), y), optimizer=optimizer)
+    (x, y), (x2, y2) = batches(2, 4, 1, 1)
+    train_step(x, y)
+    eager_optimizer.zero_grad()
+    squared_error(eager(Tensor(x)), y).backward()
+    eager_optimizer.step()
+    with tnn.detect_anomaly():
+        train_step(x2, y2)
+    eager_optimizer.zero_grad()
+    squared_error(eager(Tensor(x2)), y2).backward()
+    eager_optimizer.step()
+    for a, b in zip(eager.parameters(), model.parameters(), strict=True):
+        np.testing.assert_array_equal(a.data, b.data)

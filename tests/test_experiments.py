@@ -1,11 +1,13 @@
-"""The experiments: statistics helpers, the runner, every study end to end, and Dask."""
+"""The experiments: statistics, the wording of conclusions, the shared design, the studies,
+the command line and the generated docs."""
 
 from __future__ import annotations
 
-import io
+import importlib.util
 import json
 import math
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,44 +15,55 @@ import pytest
 from scipy import stats as scipy_stats
 
 from tinygrad_nn.cli import main as cli_main
-from tinygrad_nn.experiments import STUDY_NAMES, get_study, run_experiment, stats
-from tinygrad_nn.experiments.init_study import (
-    expected_dead_fraction,
-    hidden_revival_sentence,
-    output_revival_sentence,
-)
+from tinygrad_nn.experiments import STUDY_NAMES, get_study, run_experiment, stats, verdict
+from tinygrad_nn.experiments.init_study import dead_output_probability, expected_dead_fraction
 from tinygrad_nn.experiments.runner import (
+    COMPARISON,
     DATA_STREAM,
-    WEIGHT_STREAM,
+    SELECTION,
     InlineExecutor,
-    Progress,
     Task,
     run_rng,
     run_tasks,
 )
-from tinygrad_nn.experiments.study import apply_overrides
+from tinygrad_nn.experiments.study import (
+    Arm,
+    Column,
+    Metric,
+    Study,
+    apply_overrides,
+    check_settings,
+)
 
-# Tiny settings per study: a handful of steps, so every study runs end to end in seconds.
-TINY = {
-    "init": ["--set", "steps=30"],
-    "activation": ["--set", "steps=30", "--set", "timing_rounds=2", "--set", "timing_steps=3"],
-    "cost": ["--set", "steps=30", "--set", "lrs=1,0.1"],
-    "regularization": [
-        "--set",
-        "steps=30",
-        "--set",
-        "l1_strengths=0.001",
-        "--set",
-        "l2_strengths=0.001,0.01",
-        "--set",
-        "test_samples=50",
-    ],
-}
+ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+# Tiny settings per study: a few steps and runs, so every study runs end to end in seconds.
+TINY = {
+    "init": "steps=20,lrs=0.3,1,selection_runs=2,means=-1,0,grid_lrs=1,grid_runs=2,"
+    "init_networks=20",
+    "activation": "steps=20,lrs=1,timing_processes=1,timing_rounds=1,timing_steps=2",
+    "cost": "steps=20,squared_lrs=0.3,absolute_lrs=0.03,huber_lrs=1,budgets=20,long_steps=20",
+    "regularization": "steps=20,lrs=0.3,l2_strengths=0,0.01,l1_strengths=0,0.01,"
+    "check_every=5,test_samples=50",
+}
 
-def _without_timing(records: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+def _tiny(name: str) -> list[str]:
+    """--set arguments of TINY[name] (values may hold commas: split at the names)."""
+    arguments, current = [], ""
+    for part in TINY[name].split(","):
+        if "=" in part:
+            if current:
+                arguments += ["--set", current]
+            current = part
+        else:
+            current += "," + part
+    return [*arguments, "--set", current]
+
+
+def _tiny_overrides(name: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in _tiny(name)[1::2])
 
 
 # --------------------------------------------------------------------------- statistics
@@ -140,123 +153,203 @@ def test_bootstrap_is_reproducible_and_brackets_the_median():
     assert low < estimate < high and high - low < 0.6
 
 
-def test_expected_dead_fraction_of_a_hidden_relu():
-    assert expected_dead_fraction(0.0, 0.1) == pytest.approx(3 / 8, abs=1e-9)
-    samples = np.random.default_rng(0).normal(-0.1, 0.1, size=(200_000, 2))
-    monte_carlo = np.mean((samples[:, 0] <= 0) & (samples.sum(axis=1) <= 0))
-    assert expected_dead_fraction(-0.1, 0.1) == pytest.approx(monte_carlo, abs=0.005)
+def test_wilson_bounds_always_bracket_the_rate():
+    # Rounding once put the lower bound of 0/n at 3.5e-18 > 0, a negative error bar.
+    for n in range(1, 80):
+        for k in range(n + 1):
+            p = stats.proportion_ci(k, n)
+            assert 0.0 <= p.low <= p.rate <= p.high <= 1.0
 
 
-# --------------------------------------------------------------------------- runner
+def test_compare_paired_ratio_is_the_paired_t_test_of_the_logs():
+    a = np.array([0.02, 0.03, 0.05, 0.01, 0.04, 0.02])
+    b = np.array([0.03, 0.03, 0.09, 0.02, 0.05, 0.05])
+    c = stats.compare_paired(a, b)
+    reference = scipy_stats.ttest_rel(np.log(a), np.log(b))
+    assert c.p_value == pytest.approx(reference.pvalue)
+    assert c.effect == pytest.approx(np.exp(np.mean(np.log(a / b))))
+    assert c.low < c.effect < c.high
+    assert c.mean_a == pytest.approx(np.exp(np.mean(np.log(a))))
+    diverged = stats.compare_paired([np.inf, 1.0, 2.0], [1.0, 1.0, 1.0])
+    assert math.isfinite(diverged.effect)  # inf counts as LOG_CAP
 
 
-def _square(value: int) -> int:
-    return value * value
+def test_compare_paired_difference_uses_mcnemar():
+    a = [True] * 6 + [False] * 4
+    b = [False] * 6 + [False] * 4
+    c = stats.compare_paired(a, b, kind="difference")
+    assert c.effect == pytest.approx(0.6)
+    assert c.p_value == pytest.approx(stats.mcnemar_test(a, b)[2])
+    assert [x.p_holm for x in stats.adjust([c, c])] == pytest.approx([2 * c.p_value] * 2)
 
 
-def _fail(value: int) -> int:
-    raise ZeroDivisionError(f"task {value}")
+# --------------------------------------------------------------------------- wording
 
 
-@pytest.mark.parametrize("executor", [None, InlineExecutor(), ThreadPoolExecutor(3)])
-def test_run_tasks_returns_results_in_task_order(executor):
-    tasks = [Task(_square, {"value": v}) for v in range(20)]
-    assert run_tasks(tasks, executor) == [v * v for v in range(20)]
+def _comparison(effect: float, p_holm: float, kind: str = "ratio") -> dict:
+    neutral = 1.0 if kind == "ratio" else 0.0
+    return {
+        "a": "A",
+        "b": "B",
+        "kind": kind,
+        "n": 10,
+        "mean_a": 0.5,
+        "mean_b": 0.5,
+        "effect": effect,
+        "low": effect - 0.1,
+        "high": effect + 0.1,
+        "p_value": p_holm / 2,
+        "p_holm": p_holm,
+        "d_z": 0.0,
+        "significant": p_holm < verdict.ALPHA,
+        "neutral": neutral,
+    }
 
 
-def test_run_tasks_raises_a_task_error():
-    with pytest.raises(ZeroDivisionError, match="task 1"):
-        run_tasks([Task(_fail, {"value": 1})], ThreadPoolExecutor(2))
+def test_number_and_percent_never_write_minus_zero():
+    for value in (-1e-9, -0.0, -1e-4, 1e-12, -0.0004):
+        assert verdict.percent(value) == "0%"
+        assert verdict.number(value, 1) in ("0", "-1e-09", "-0.0001", "1e-12", "-0.0004")
+    assert verdict.number(-0.0) == "0" and verdict.percent(-0.004) == "-0.4%"
+    assert verdict.percent(0.571) == "57%" and verdict.percent(0.0625) == "6.2%"
+    assert verdict.number(float("inf")) == "inf" and verdict.number(None) == "n/a"
 
 
-def test_run_streams_are_deterministic_and_distinct():
-    first = run_rng(0, 5, DATA_STREAM).random(3)
-    assert np.array_equal(first, run_rng(0, 5, DATA_STREAM).random(3))
-    for other in (
-        run_rng(0, 6, DATA_STREAM),
-        run_rng(1, 5, DATA_STREAM),
-        run_rng(0, 5, WEIGHT_STREAM),
-    ):
-        assert not np.array_equal(first, other.random(3))
+def test_directions_are_said_only_when_significant():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        kind = "ratio" if rng.random() < 0.5 else "difference"
+        effect = float(rng.uniform(0.2, 2.0) if kind == "ratio" else rng.uniform(-0.5, 0.5))
+        c = _comparison(effect, float(rng.uniform(0, 0.2)), kind)
+        sentence = verdict.comparison_sentence(c, "test MSE")
+        said = " lower " in sentence or " higher " in sentence
+        assert said == (c["significant"] and effect != c["neutral"])
+        if not c["significant"]:
+            assert sentence.startswith("No significant difference") and "CI" in sentence
+        elif effect < c["neutral"]:
+            assert "significantly lower" in sentence
+        assert "-0%" not in sentence and " -0 " not in sentence
 
 
-def test_progress_bar_is_silent_off_a_terminal_and_draws_on_one():
-    quiet = io.StringIO()
-    with Progress(4, "init", stream=quiet) as bar:
-        for _ in range(4):
-            bar.update()
-    assert quiet.getvalue() == ""
+# --------------------------------------------------------------------------- the design
 
-    loud = io.StringIO()
-    with Progress(4, "init", stream=loud, enabled=True) as bar:
-        bar.update(4)
-    assert "init [" in loud.getvalue() and "4/4" in loud.getvalue()
-    assert loud.getvalue().endswith("\n")
+
+def _fake_run(settings, seed, run, phase, lr, offset=0.0):
+    """A stand-in training run: error lowest at lr 0.3, plus run noise (shared per run)."""
+    noise = run_rng(seed, run, DATA_STREAM, phase).normal(0.0, 0.05)
+    return {"error": float(np.exp((np.log(lr / 0.3)) ** 2 + noise + offset)), "phase_seen": phase}
+
+
+@dataclass(frozen=True)
+class _FakeSettings:
+    steps: int = 10
+    selection_runs: int = 3
+
+
+def _fake_study(**changes) -> Study:
+    fields = dict(
+        name="fake",
+        title="Fake",
+        question="q",
+        method="m",
+        settings_type=_FakeSettings,
+        default_runs=6,
+        arms=lambda s: [
+            Arm("tuned", {}, (0.1, 0.3, 1.0)),
+            Arm("worse", {"offset": 0.5}, (0.1, 0.3, 1.0)),
+            Arm("same", {}, (0.3,)),
+        ],
+        run=_fake_run,
+        metric=Metric("error", "error"),
+        comparisons=lambda s: [("worse", "tuned"), ("same", "tuned")],
+        columns=(Column("error", "error", "geomean"),),
+        conclude=lambda settings, stats, records: [],
+        plot=lambda result, folder: [],
+    )
+    fields.update(changes)
+    return Study(**fields)
+
+
+def test_harness_tunes_each_arm_on_selection_runs_disjoint_from_the_compared_ones():
+    result = run_experiment(_fake_study(), jobs=1)
+    arms = result.stats["arms"]
+    assert arms["tuned"]["lr"] == 0.3 and arms["worse"]["lr"] == 0.3 and arms["same"]["lr"] == 0.3
+    assert set(arms["tuned"]["selection"]) == {"0.1", "0.3", "1"}
+    assert not arms["same"]["selection"]  # one candidate: nothing to tune
+    assert len(result.selection_records) == 2 * 3 * 3  # tuned arms x lrs x selection runs
+    assert all(r["phase"] == SELECTION for r in result.selection_records)
+    assert all(r["phase"] == COMPARISON for r in result.records)
+    # the selection runs' noise is not the compared runs' noise
+    selected = {r["run"]: r["error"] for r in result.selection_records if r["lr"] == 0.3}
+    compared = {r["run"]: r["error"] for r in result.records if r["arm"] == "same"}
+    assert all(selected[i] != compared[i] for i in selected)
+    first, second = result.stats["comparisons"]
+    assert first["significant"] and first["effect"] == pytest.approx(np.exp(0.5))
+    assert not second["significant"] and second["effect"] == pytest.approx(1.0)
+    assert result.conclusions[0].startswith("worse has a significantly higher error than tuned")
+    assert result.conclusions[1].startswith("No significant difference in error")
+    assert not any("edge of their candidates" in line for line in result.conclusions)
+    edge = _fake_study(arms=lambda s: [Arm("tuned", {}, (0.3, 1.0)), Arm("same", {}, (0.3,))])
+    lines = run_experiment(edge, jobs=1).conclusions
+    assert (
+        "Tuned learning rates at the edge of their candidates" in lines[-1]
+        and "tuned (0.3)" in lines[-1]
+    )
+
+
+def test_markdown_tables_escape_pipes_in_cells():
+    from tinygrad_nn.experiments.study import Table
+
+    text = Table("t", ["sum |w|", "b"], [["1|2", "3"]]).to_markdown()
+    assert text.splitlines()[0] == "| sum \\|w\\| | b |" and "1\\|2" in text
+
+
+def test_selection_streams_differ_from_every_compared_stream():
+    draws = {run_rng(0, i, s, COMPARISON).random() for i in range(20) for s in range(3)}
+    assert all(
+        run_rng(0, i, s, SELECTION).random() not in draws for i in range(20) for s in range(3)
+    )
+    assert run_rng(0, 3, DATA_STREAM).random() == run_rng(0, 3, DATA_STREAM, COMPARISON).random()
+
+
+@pytest.mark.parametrize(
+    ("name", "setting", "message"),
+    [
+        ("init", {"steps": "0"}, "steps must be an integer >= 1"),
+        ("activation", {"target_cost": "nan"}, "target_cost must be finite"),
+        ("cost", {"absolute_lrs": "0.1,nan"}, "absolute_lrs must be finite"),
+        ("init", {"init_std": "-1"}, "init_std must be a number > 0"),
+        ("init", {"final_window": "400"}, "final_window (400) must not exceed"),
+        ("cost", {"budgets": "300,5"}, "final_window (10) must not exceed"),
+        ("regularization", {"folds": "3"}, "multiple of folds"),
+    ],
+)
+def test_settings_out_of_range_are_refused(name, setting, message):
+    study = get_study(name)
+    with pytest.raises(ValueError, match=None) as error:
+        settings = apply_overrides(study.settings_type(), setting)
+        check_settings(settings)
+        if study.check is not None:
+            study.check(settings)
+    assert message in str(error.value) and "\n" not in str(error.value)
 
 
 def test_settings_overrides_parse_text_like_the_command_line():
     settings = get_study("cost").settings_type()
-    changed = apply_overrides(settings, {"lrs": "1,0.1", "steps": "12", "output": "relu"})
-    assert changed.lrs == (1.0, 0.1) and changed.steps == 12 and changed.output == "relu"
+    changed = apply_overrides(settings, {"huber_lrs": "1,0.1", "steps": "12", "outliers": "0.2"})
+    assert changed.huber_lrs == (1.0, 0.1) and changed.steps == 12 and changed.outliers == 0.2
     with pytest.raises(ValueError, match="unknown setting 'stpes'"):
         apply_overrides(settings, {"stpes": "3"})
     with pytest.raises(ValueError, match="steps"):
         apply_overrides(settings, {"steps": "many"})
 
 
-# --------------------------------------------------------------------------- studies
-
-
-@pytest.mark.parametrize("name", STUDY_NAMES)
-def test_each_experiment_runs_end_to_end_from_the_command_line(name, tmp_path, capsys):
-    out = tmp_path / name
-    status = cli_main(
-        ["experiment", name, "--runs", "2", "--jobs", "1", "--seed", "3", "--out", str(out)]
-        + TINY[name]
-    )
-    assert status == 0
-    printed = capsys.readouterr().out
-    assert "wrote" in printed
-
-    results = json.loads((out / "results.json").read_text())
-    study = get_study(name)
-    assert results["study"] == name and results["runs"] == 2 and results["seed"] == 3
-    assert results["settings"]["steps"] == 30
-    arms = {record["arm"] for record in results["records"]}
-    assert len(results["records"]) == 2 * len(arms)
-    assert all(record["run"] in (0, 1) for record in results["records"])
-    assert results["conclusions"] and all(isinstance(c, str) for c in results["conclusions"])
-    assert "--set steps=30" in results["command"]
-
-    report = (out / "report.md").read_text()
-    assert report.startswith(f"# {study.title}")
-    assert "| --- |" not in report and "|---|" in report  # a Markdown table
-    assert "## Conclusion" in report and results["conclusions"][0] in report
-    pngs = sorted(out.glob("*.png"))
-    assert pngs, "no plots written"
-    for png in pngs:
-        assert png.read_bytes()[:8] == PNG_MAGIC
-        assert f"]({png.name})" in report
-    assert not list(out.glob(".*")), "a temporary file was left behind"
-
-
-def test_runs_are_deterministic_whatever_the_executor():
-    serial = run_experiment("cost", runs=2, jobs=1, steps=15, lrs=(1.0,))
-    again = run_experiment("cost", runs=2, executor=ThreadPoolExecutor(2), steps=15, lrs=(1.0,))
-    assert _without_timing(serial.records) == _without_timing(again.records)
-    other_seed = run_experiment("cost", runs=2, jobs=1, seed=1, steps=15, lrs=(1.0,))
-    assert _without_timing(serial.records) != _without_timing(other_seed.records)
-
-
-def test_process_pool_gives_the_same_records_as_in_process():
-    serial = run_experiment("init", runs=2, jobs=1, steps=10)
-    parallel = run_experiment("init", runs=2, jobs=2, steps=10)
-    assert _without_timing(serial.records) == _without_timing(parallel.records)
+# --------------------------------------------------------------------------- training
 
 
 def test_training_matches_the_hand_written_network():
     from tinygrad_nn.data import sincos
-    from tinygrad_nn.experiments.training import build_mlp, train
+    from tinygrad_nn.experiments.training import build_net, train
     from tinygrad_nn.reference import HandwrittenMLP
 
     x, y = sincos(25, 8, rng=4)
@@ -264,109 +357,291 @@ def test_training_matches_the_hand_written_network():
         [1, 6, 2], cost="absolute", l1=1e-3, l2=1e-2, rng=np.random.default_rng(9)
     )
     reference_costs = [network.step(x[i], y[i], 0.5) for i in range(25)]
-    model = build_mlp([1, 6, 2], "relu", "relu", np.random.default_rng(9))
+    model = build_net([1, 6, 2], "relu", "relu", np.random.default_rng(9))
     history = train(model, x, y, 25, 0.5, cost="absolute", l1=1e-3, l2=1e-2)
     np.testing.assert_allclose(history.absolute, reference_costs, rtol=1e-10)
     np.testing.assert_allclose(model.layers[0].weight.data, network.weights[0][:, 1:], rtol=1e-10)
     np.testing.assert_allclose(model.layers[1].bias.data, network.weights[1][:, 0], rtol=1e-10)
 
 
-def test_init_study_detects_dead_units_from_a_negative_mean():
-    result = run_experiment("init", runs=12, jobs=1, steps=60)
-    groups = {
-        arm: [r for r in result.records if r["arm"] == arm]
-        for arm in ("normal(0, eps)", "normal(-eps, eps)")
-    }
-    zero, negative = groups["normal(0, eps)"], groups["normal(-eps, eps)"]
+def test_huber_from_primitives_matches_its_formula_and_gradient():
+    from tinygrad_nn import Tensor
+    from tinygrad_nn.experiments.training import huber
+    from tinygrad_nn.testing import gradcheck
 
-    def mean(records: list[dict], key: str) -> float:
-        return float(np.mean([r[key] for r in records]))
-
-    assert mean(negative, "dead_hidden_init") > mean(zero, "dead_hidden_init") + 0.2
-    assert mean(negative, "dead_hidden_end") > mean(zero, "dead_hidden_end")
-    assert mean(negative, "dead_outputs_end") > mean(zero, "dead_outputs_end")
-    assert sum(r["failed"] for r in negative) > sum(r["failed"] for r in zero)
-    # A hidden relu dead on all of [0, 1] gets no gradient from inputs in [0, 1): never revived.
-    assert sum(r["revived_hidden"] for r in result.records) == 0
-    summary = result.analysis.summary
-    assert summary["normal(-eps, eps)"]["failure"].rate > summary["normal(0, eps)"]["failure"].rate
-    assert any("McNemar" in sentence for sentence in result.analysis.conclusions)
+    e = np.array([-2.0, -0.3, -0.05, 0.02, 0.2, 1.5])
+    expected = np.where(np.abs(e) <= 0.1, 0.5 * e**2, 0.1 * (np.abs(e) - 0.05))
+    np.testing.assert_allclose(huber(Tensor(e), 0.1).data, expected)
+    gradcheck(lambda t: huber(t, 0.1).sum(), Tensor(e, requires_grad=True))
 
 
-def test_revival_sentences_follow_the_numbers():
-    assert hidden_revival_sentence(0, 12).startswith("None of the 12 hidden relus dead at init")
-    some = hidden_revival_sentence(3, 12)
-    assert some.startswith("3 of the 12 hidden relus dead at init came back")
-    assert "None" not in some
-    assert hidden_revival_sentence(0, 0) == "No hidden relu was dead at init in any run."
-    none = output_revival_sentence(0, 8)
-    assert none.startswith("No dead output relu came back: all 8") and "rarely" not in none
-    assert output_revival_sentence(2, 8).startswith("2 of the 8 output relus dead at init came")
+def test_proximal_l1_sets_weights_exactly_to_zero_and_the_subgradient_does_not():
+    from tinygrad_nn.data import sincos
+    from tinygrad_nn.experiments.training import build_net, train, weight_norms
+
+    x, y = sincos(1, 8, rng=0)
+    counts = {}
+    for name, kwargs in (("prox", {"l1_prox": 0.05}), ("sub", {"l1": 0.05})):
+        model = build_net([1, 16, 2], "relu", None, np.random.default_rng(1))
+        train(model, x, y, 200, 0.3, **kwargs)
+        counts[name] = weight_norms(model)["zero_weights"]
+    assert counts["prox"] > 5 and counts["sub"] == 0
 
 
-def test_init_conclusions_are_generated_from_the_measured_counts():
-    result = run_experiment("init", runs=3, jobs=1, steps=20)
-    summary, conclusions = result.analysis.summary, result.analysis.conclusions
-    arms = ["normal(0, eps)", "normal(-eps, eps)"]
-    revived = sum(summary[arm]["revived_hidden"] for arm in arms)
-    total = sum(summary[arm]["dead_hidden_total_init"] for arm in arms)
-    assert hidden_revival_sentence(revived, total) in conclusions
-    dead_outputs = sum(summary[arm]["dead_outputs_total_init"] for arm in arms)
-    revived_outputs = sum(summary[arm]["revived_outputs"] for arm in arms)
-    if dead_outputs:
-        assert output_revival_sentence(revived_outputs, dead_outputs) in conclusions
-    assert not any("rarely" in line or "stay dead" in line for line in conclusions)
+def test_batched_ensemble_equals_separate_trainings():
+    from tinygrad_nn.experiments.regularization_study import RegularizationSettings, train_ensemble
+    from tinygrad_nn.experiments.training import build_net, train
+
+    settings = RegularizationSettings()
+    rng = np.random.default_rng(3)
+    x = rng.random((2, 6, 1))
+    y = np.concatenate([np.sin(x), np.cos(x)], axis=-1) + 0.1 * rng.standard_normal((2, 6, 2))
+    params, _ = train_ensemble(settings, x, y, [7], 0.5, 40, l2=np.array([0.0, 0.01]))
+    for k, l2 in enumerate((0.0, 0.01)):
+        model = build_net(settings.shape, "relu", None, np.random.default_rng([7]))
+        train(model, x[k][None], y[k][None], 40, 0.5, l2=l2)
+        np.testing.assert_allclose(params[0][k], model.layers[0].weight.data, rtol=1e-9)
+        np.testing.assert_allclose(params[3][k, 0], model.layers[1].bias.data, rtol=1e-9)
 
 
-def test_command_line_rejects_a_bad_setting(capsys, tmp_path):
-    status = cli_main(["experiment", "init", "--set", "bogus=1", "--out", str(tmp_path / "x")])
-    assert status == 2
-    assert "unknown setting 'bogus'" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
+def test_dead_unit_closed_forms_match_monte_carlo():
+    from tinygrad_nn.experiments.training import build_net, dead_units
+
+    assert expected_dead_fraction(0.0, 0.1) == pytest.approx(3 / 8, abs=1e-9)
+    samples = np.random.default_rng(0).normal(-0.1, 0.1, size=(200_000, 2))
+    monte_carlo = np.mean((samples[:, 0] <= 0) & (samples.sum(axis=1) <= 0))
+    assert expected_dead_fraction(-0.1, 0.1) == pytest.approx(monte_carlo, abs=0.005)
+    probe = np.linspace(0, 1, 51)[:, None]
+    for mean in (0.0, -0.1, 0.05):
+        dead = [
+            dead_units(
+                build_net([1, 16, 2], "relu", "relu", np.random.default_rng(i), mean), probe
+            )["output"]
+            for i in range(600)
+        ]
+        # 1200 outputs: the binomial standard error is at most 0.015
+        assert dead_output_probability(mean, 0.1) == pytest.approx(np.mean(dead), abs=0.05)
+
+
+# --------------------------------------------------------------------------- the studies
+
+
+@pytest.mark.parametrize("name", STUDY_NAMES)
+def test_each_study_runs_end_to_end_and_its_report_is_rendered_from_its_results(
+    name, tmp_path, capsys
+):
+    from tinygrad_nn.experiments.report import render_markdown
+
+    out = tmp_path / name
+    arguments = ["experiment", name, "--runs", "2", "--jobs", "1", "--seed", "3"]
+    status = cli_main([*arguments, "--out", str(out), *_tiny(name)])
+    assert status == 0
+    assert "wrote" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["study"] == name and results["runs"] == 2 and results["seed"] == 3
+    assert results["design"]["metric"]["label"] and results["conclusions"]
+    assert all(r["phase"] == SELECTION for r in results["selection_records"])
+    assert "--set steps=20" in results["command"]
+    report = (out / "report.md").read_text()
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs
+    for png in pngs:
+        assert (out / png).read_bytes()[:8] == PNG_MAGIC
+    images = [
+        line[line.index("(") + 1 : -1] for line in report.splitlines() if line.startswith("![")
+    ]
+    assert report == render_markdown(results, images)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "temporary folder left"
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert out.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_init_grid_with_five_means_draws_its_plots():
+    # --set means=-1,-0.5,0,0.5,1 once crashed drawing a Wilson interval of a 0% rate.
+    result = run_experiment(
+        "init", runs=2, jobs=1, **{**_tiny_overrides("init"), "means": "-1,-0.5,0,0.5,1"}
+    )
+    assert result.stats["arms"]["mean 1 eps, lr 1"]["n"] == 2
+    assert any(t.title.startswith("Failure rate over initial mean") for t in result.tables)
+
+
+# The smallest whole study: init with one learning rate per arm and a one-cell grid.
+SMALL = {
+    "steps": 10,
+    "lrs": (1.0,),
+    "means": (0.0,),
+    "grid_lrs": (1.0,),
+    "grid_runs": 1,
+    "init_networks": 2,
+}
+
+
+def test_runs_are_deterministic_whatever_the_executor():
+    serial = run_experiment("init", runs=2, jobs=1, **SMALL)
+    threads = run_experiment("init", runs=2, executor=ThreadPoolExecutor(2), **SMALL)
+    processes = run_experiment("init", runs=2, jobs=2, **SMALL)
+    assert serial.records == threads.records == processes.records
+    assert serial.conclusions == processes.conclusions
+    other_seed = run_experiment("init", runs=2, jobs=1, seed=1, **SMALL)
+    assert serial.records != other_seed.records
+
+
+def _negate(value: int) -> int:
+    return -value
+
+
+def test_run_tasks_returns_results_in_task_order():
+    tasks = [Task(_negate, {"value": -v}) for v in range(20)]
+    for executor in (None, InlineExecutor(), ThreadPoolExecutor(3)):
+        assert run_tasks(tasks, executor) == list(range(20))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("steps=0", "steps must be an integer >= 1"),
+        ("lrs=nan", "lrs must be finite"),
+        ("init_std=-1", "init_std must be a number > 0"),
+        ("final_window=301", "must not exceed the training length"),
+        ("bogus=1", "unknown setting 'bogus'"),
+    ],
+)
+def test_command_line_refuses_bad_settings_before_any_work(setting, message, tmp_path, capsys):
+    out = tmp_path / "x"
+    assert cli_main(["experiment", "init", "--set", setting, "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error and "Traceback" not in error
+    assert not out.exists()
+
+
+def test_command_line_refuses_an_unusable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "below"):
+        assert cli_main(["experiment", "init", "--out", str(out)]) == 2
+        error = capsys.readouterr().err.strip()
+        assert "--out" in error and "\n" not in error
+
+
+def test_validate_creates_the_out_folder(tmp_path):
+    import argparse
+
+    from tinygrad_nn.experiments.command import add_arguments, validate
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    out = tmp_path / "a" / "b"
+    validate(parser.parse_args(["init", "--out", str(out)]))
+    assert out.is_dir()
+    with pytest.raises(ValueError, match="steps must be"):
+        validate(parser.parse_args(["init", "--set", "steps=0"]))
+
+
+def test_an_interrupted_study_leaves_the_old_folder_as_it_was(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "init"
+    out.mkdir()
+    (out / "report.md").write_text("old")
+
+    def interrupt(result, folder):
+        (folder / "half.png").write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    study = get_study("init")
+    monkeypatch.setattr("tinygrad_nn.experiments.init_study.STUDY", _replace(study, plot=interrupt))
+    arguments = ["experiment", "init", "--runs", "2", "--jobs", "1", "--out", str(out)]
+    assert cli_main([*arguments, *_tiny("init")]) == 130
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("was left as it was") and "\n" not in error
+    assert [p.name for p in out.iterdir()] == ["report.md"] and (
+        out / "report.md"
+    ).read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["init"]
+
+
+def _replace(study: Study, **changes) -> Study:
+    import dataclasses
+
+    return dataclasses.replace(study, **changes)
+
+
+# --------------------------------------------------------------------------- docs
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location(
+        "make_experiment_images", ROOT / "docs" / "images" / "make_experiment_images.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", STUDY_NAMES)
+def test_docs_section_is_generated_from_the_committed_results(name):
+    generator = _generator()
+    results = json.loads((ROOT / "docs" / "images" / "experiments" / f"{name}.json").read_text())
+    page = (ROOT / "docs" / "experiments.md").read_text()
+    assert generator.block(results) in page, "stale: run docs/images/make_experiment_images.py"
+    for image in results["images"]:
+        assert (ROOT / "docs" / "images" / "experiments" / image).read_bytes()[:8] == PNG_MAGIC
+    assert results["settings"] == json.loads(json.dumps(_defaults(name)))
+
+
+def _defaults(name: str) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(get_study(name).settings_type())
 
 
 # --------------------------------------------------------------------------- Dask
 
 
-@pytest.fixture(scope="module")
-def dask_cluster():
+def test_dask_client_runs_the_same_sweep():
     distributed = pytest.importorskip("distributed")
+    local = run_experiment("init", runs=2, jobs=1, **SMALL)
     cluster = distributed.LocalCluster(
         n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None
     )
-    client = distributed.Client(cluster)
-    yield client
-    client.close()
-    cluster.close()
+    with cluster, distributed.Client(cluster) as client:
+        on_dask = run_experiment("init", runs=2, executor=client, **SMALL)
+    assert local.records == on_dask.records
 
 
-def test_dask_client_runs_the_same_sweep(dask_cluster):
-    local = run_experiment("init", runs=2, jobs=1, steps=10)
-    on_dask = run_experiment("init", runs=2, executor=dask_cluster, steps=10)
-    assert _without_timing(local.records) == _without_timing(on_dask.records)
-    via_executor = run_experiment("init", runs=2, executor=dask_cluster.get_executor(), steps=10)
-    assert _without_timing(local.records) == _without_timing(via_executor.records)
+def test_readme_questions_table_is_generated_from_the_committed_results():
+    generator = _generator()
+    folder = ROOT / "docs" / "images" / "experiments"
+    everything = {name: json.loads((folder / f"{name}.json").read_text()) for name in STUDY_NAMES}
+    assert generator.questions_table(everything) in (ROOT / "README.md").read_text()
 
 
-def test_scheduler_option_runs_on_a_dask_cluster(dask_cluster, tmp_path: Path):
+def test_ctrl_c_prints_one_line_and_leaves_no_output(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
     out = tmp_path / "init"
-    address = dask_cluster.scheduler.address
-    status = cli_main(
-        [
-            "experiment",
-            "init",
-            "--runs",
-            "2",
-            "--scheduler",
-            address,
-            "--out",
-            str(out),
-            "--set",
-            "steps=10",
-            "--quiet",
-        ]
+    command = [sys.executable, "-m", "tinygrad_nn", "experiment", "init", "--jobs", "2"]
+    process = subprocess.Popen(
+        [*command, "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
-    assert status == 0
-    results = json.loads((out / "results.json").read_text())
-    assert results["executor"] == f"dask:{address}"
-    assert len(results["records"]) == 4
+    deadline = time.monotonic() + 60
+    while not out.exists() and time.monotonic() < deadline:  # validate() made it: running
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
+    _, error = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Traceback" not in error and error.strip().endswith("was left as it was")
+    assert len(error.strip().splitlines()) == 1
+    assert not list(out.iterdir()) and [p.name for p in tmp_path.iterdir()] == ["init"]

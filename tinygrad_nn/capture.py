@@ -14,6 +14,12 @@ then replays the recording on new inputs of the same shapes and dtypes::
     after that      backward: the engine's own backward loop
                     (`tinygrad_nn.autograd.backpropagate`) over that graph, in the order
                     worked out at recording, then the gradients go into ``.grad``
+    with optimizer  ``optimizer.zero_grad()`` first and ``optimizer.step()`` last: the
+                    whole training step is one call
+
+``step.source`` shows all of it: the forward, one line per op, and the step function
+that runs it, with the backward pass listed node by node (which gradient each node's
+rule turns into which, and the rule itself) as a hand-written backprop would read.
 
 The replay calls the same ``forward`` and ``backward`` functions on the same arrays in
 the same order as eager execution, through the same backward loop, so its losses and
@@ -24,13 +30,11 @@ backward proceeds, as in eager mode.
 Example:
     >>> model = tnn.nn.MLP([1, 16, 2])
     >>> optimizer = tnn.optim.SGD(model.parameters(), lr=0.1)
-    >>> @tnn.capture_step
-    ... def loss_fn(x, y):
+    >>> @tnn.capture_step(optimizer=optimizer)
+    ... def train_step(x, y):
     ...     return tnn.losses.squared_error(model(x), y) / (2 * len(x))
     >>> for x, y in tnn.data.batches(inputs, targets, batch_size=32):
-    ...     optimizer.zero_grad()
-    ...     loss = loss_fn(x, y)        # forward and backward: .grad is filled
-    ...     optimizer.step()
+    ...     loss = train_step(x, y)     # zero_grad, forward, backward, optimizer.step()
 
 A recording is a trace, like ``torch.jit.trace``: Python control flow and values read out
 of tensors (``.item()``, ``.data``, ``.numpy()``, comparisons such as ``x > 0``) are frozen
@@ -50,9 +54,10 @@ import functools
 import itertools
 import linecache
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,16 +65,36 @@ from tinygrad_nn import autograd
 from tinygrad_nn.autograd import Function
 from tinygrad_nn.tensor import Tensor
 
-__all__ = ["CapturedStep", "capture_step"]
+__all__ = ["CapturedStep", "RecaptureWarning", "capture_step"]
 
 Needs = tuple[bool, ...]  # which inputs of an op require grad
 Signature = tuple[tuple[tuple[int, ...], np.dtype], ...]  # inputs' (shape, dtype)
 KEPT_RECORDINGS = 8  # per captured step with recapture=True: one per input signature
+FORGOTTEN_LIMIT = 1024  # signatures remembered as dropped, to notice one coming back
+
+
+class Stepper(Protocol):
+    """What ``optimizer=`` needs: the two methods of every `tinygrad_nn.optim` optimizer."""
+
+    def zero_grad(self) -> None: ...
+
+    def step(self) -> None: ...
+
+
+class RecaptureWarning(UserWarning):
+    """A ``recapture=True`` step keeps recording again: more input shapes are in rotation
+    than it keeps recordings for (`KEPT_RECORDINGS`)."""
+
+
 _replay_numbers = itertools.count(1)  # names each compiled replay's source file
 
 
 def capture_step(
-    fn: Callable[..., Any] | None = None, *, recapture: bool = False, backward: bool = True
+    fn: Callable[..., Any] | None = None,
+    *,
+    optimizer: Stepper | None = None,
+    recapture: bool = False,
+    backward: bool = True,
 ) -> Any:
     """Record ``fn``'s ops on its first call and replay them on later calls.
 
@@ -77,26 +102,35 @@ def capture_step(
         fn: takes input arrays (passed to it as Tensors that do not require grad) and
             returns the loss, a single-element Tensor, or a tuple whose first item is the
             loss and whose other items are Tensors to return as well (predictions, ...).
+        optimizer: an optimizer (anything with ``zero_grad()`` and ``step()``): each call
+            then runs ``optimizer.zero_grad()``, forward, backward and
+            ``optimizer.step()``, a whole training step.
         recapture: when an input's shape or dtype differs from the recording (say, a
             smaller last batch), record again instead of raising a ValueError. The last
             `KEPT_RECORDINGS` recordings are kept, one per input signature, so shapes
-            that come back (every epoch's last batch) replay without recording again.
+            that come back (every epoch's last batch) replay without recording again;
+            a shape that comes back after its recording was dropped warns once
+            (`RecaptureWarning`): more shapes are in rotation than are kept.
         backward: False captures a forward pass only (inference): ``fn`` may return any
             Tensor or tuple of Tensors, no graph is recorded and no gradient computed.
 
     Returns:
         A `CapturedStep`; calling it runs forward and backward (``.grad`` of every
-        parameter the loss depends on is accumulated, as by ``loss.backward()``) and
-        returns the loss (or the tuple) as Tensors without a graph. Usable as a
-        decorator, bare or as ``@capture_step(recapture=True)``.
+        parameter the loss depends on is accumulated, as by ``loss.backward()``; with an
+        optimizer, zeroed first and used by its ``step()`` after) and returns the loss
+        (or the tuple) as Tensors without a graph. Usable as a decorator, bare or as
+        ``@capture_step(optimizer=opt)``.
 
     Example:
+        >>> train_step = capture_step(lambda x, y: mse(model(x), y), optimizer=opt)
+        >>> loss = train_step(x_batch, y_batch)     # one whole SGD step
         >>> predict = capture_step(lambda x: model(x), backward=False)
         >>> predict(x_batch)        # a Tensor, no graph
     """
+    options = {"optimizer": optimizer, "recapture": recapture, "backward": backward}
     if fn is None:
-        return functools.partial(CapturedStep, recapture=recapture, backward=backward)
-    return CapturedStep(fn, recapture=recapture, backward=backward)
+        return functools.partial(CapturedStep, **options)
+    return CapturedStep(fn, **options)
 
 
 class CapturedStep:
@@ -104,6 +138,7 @@ class CapturedStep:
 
     Attributes:
         fn: the function.
+        optimizer: the optimizer each call zeroes before and steps after, or None.
         recapture: record again (or replay a kept recording for the new shapes) instead
             of raising when the inputs' shapes change.
         backward: whether a call also runs backward (False: inference only).
@@ -111,17 +146,36 @@ class CapturedStep:
     """
 
     def __init__(
-        self, fn: Callable[..., Any], recapture: bool = False, backward: bool = True
+        self,
+        fn: Callable[..., Any],
+        optimizer: Stepper | None = None,
+        recapture: bool = False,
+        backward: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"capture_step: expected a function, got {type(fn).__name__}")
+        if optimizer is not None:
+            if not backward:
+                raise ValueError(
+                    "capture_step: an optimizer needs gradients; drop backward=False or the "
+                    "optimizer"
+                )
+            missing = [name for name in ("zero_grad", "step") if not hasattr(optimizer, name)]
+            if missing:
+                raise TypeError(
+                    f"capture_step: optimizer= must have zero_grad() and step() (such as "
+                    f"tnn.optim.SGD); {type(optimizer).__name__} lacks {', '.join(missing)}"
+                )
         functools.update_wrapper(self, fn)
         self.fn = fn
+        self.optimizer = optimizer
         self.recapture = recapture
         self.backward = backward
         self.recordings = 0
         self._program: _Program | None = None  # the recording the last call used
         self._kept: dict[Signature, _Program] = {}  # with recapture: by input signature
+        self._forgotten: set[Signature] = set()  # signatures whose recording was dropped
+        self._warned = False
 
     def __call__(self, *inputs: Any) -> Any:
         arrays = tuple(map(_input_array, inputs))
@@ -149,10 +203,12 @@ class CapturedStep:
 
     @property
     def source(self) -> str | None:
-        """The Python code a call replays for the forward pass (None before the first call).
+        """The Python code a call runs (None before the first call).
 
-        Print it to see what was recorded: one line per op, each value named after its
-        slot (``x`` inputs, ``p`` parameters read afresh each call, ``v`` op outputs).
+        Print it to see what was recorded: the forward, one line per op, each value named
+        after its slot (``x`` inputs, ``p`` parameters read afresh each call, ``v`` op
+        outputs); for a training step also ``step``, which runs that forward, the
+        backward (listed node by node, ``g`` naming gradients) and the optimizer.
         """
         return None if self._program is None else self._program.source
 
@@ -162,11 +218,15 @@ class CapturedStep:
         return f"<CapturedStep {name}: {ops}>"
 
     def _run_eagerly(self, arrays: tuple[np.ndarray, ...]) -> Any:
+        if self.optimizer is not None:
+            self.optimizer.zero_grad()
         with contextlib.nullcontext() if self.backward else autograd.no_grad():
             result = self.fn(*(Tensor._make(array, False) for array in arrays))
         outputs = _outputs(result)
         if self.backward:
             outputs[0].backward()
+        if self.optimizer is not None:
+            self.optimizer.step()
         return _detached(result, outputs)
 
     def _switch_or_record(self, arrays: tuple[np.ndarray, ...]) -> Any:
@@ -181,6 +241,8 @@ class CapturedStep:
 
     def _record(self, arrays: tuple[np.ndarray, ...]) -> Any:
         self._program = None
+        if self.optimizer is not None:
+            self.optimizer.zero_grad()
         inputs = tuple(Tensor._make(array, False) for array in arrays)
         steps: list[tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]] = []
         autograd.set_recorder(lambda *step: steps.append(step))
@@ -190,18 +252,41 @@ class CapturedStep:
         finally:
             autograd.set_recorder(None)
         outputs = _outputs(result)
-        program = _Program(steps, inputs, outputs, self.backward)
+        program = _Program(steps, inputs, outputs, self.backward, self.optimizer)
         program.returns_tuple = isinstance(result, tuple)
         if self.backward:
             outputs[0].backward()
+        if self.optimizer is not None:
+            self.optimizer.step()
         self._program = program
         if self.recapture:
-            self._kept.pop(program.signature, None)  # re-inserted as the newest
-            self._kept[program.signature] = program
-            if len(self._kept) > KEPT_RECORDINGS:
-                del self._kept[next(iter(self._kept))]  # the oldest
+            self._keep(program)
         self.recordings += 1
         return _detached(result, outputs)
+
+    def _keep(self, program: _Program) -> None:
+        """Keep ``program`` as the newest recording; warn once when a dropped one came back."""
+        signature = program.signature
+        if signature in self._forgotten and not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"capture_step: {getattr(self.fn, '__qualname__', 'the step')} records again "
+                f"for inputs {program.signature_text()}, whose recording it had dropped: more "
+                f"than {KEPT_RECORDINGS} input shapes are in rotation, so recapture=True "
+                "records and compiles on many calls. Pad or bucket the batches to fewer "
+                "shapes, or use one capture_step per shape",
+                RecaptureWarning,
+                stacklevel=5,  # the caller of the step (through _switch_or_record, _record)
+            )
+        self._forgotten.discard(signature)
+        self._kept.pop(signature, None)  # re-inserted as the newest
+        self._kept[signature] = program
+        if len(self._kept) > KEPT_RECORDINGS:
+            oldest = next(iter(self._kept))
+            del self._kept[oldest]
+            if len(self._forgotten) >= FORGOTTEN_LIMIT:
+                self._forgotten.clear()
+            self._forgotten.add(oldest)
 
 
 # --------------------------------------------------------------------------- the recording
@@ -222,6 +307,7 @@ class _Program:
         inputs: tuple[Tensor, ...],
         outputs: tuple[Tensor, ...],
         backward: bool,
+        optimizer: Stepper | None = None,
     ) -> None:
         loss = outputs[0]
         if backward and (loss.data.size != 1 or not loss.requires_grad):
@@ -274,7 +360,9 @@ class _Program:
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
         self.bindings = _module_bindings(steps, self.externals)
         self._per_thread = threading.local()  # see `_inference_contexts`
-        self.source, self._replay_forward, self._op_lines = _compile_forward(self)
+        self.source, functions, self._op_lines = _compile(self, optimizer)
+        self._replay_forward = functions["replay"]
+        self._step = functions.get("step")
         # Tracebacks through a replay show its source lines; dropped with the program.
         filename = self._replay_forward.__code__.co_filename
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
@@ -320,19 +408,17 @@ class _Program:
         return None
 
     def run(self, arrays: tuple[np.ndarray, ...]) -> tuple[Tensor, ...]:
-        """Replay forward (and backward) on new input arrays; returns the outputs."""
+        """Replay forward (and backward, and the optimizer) on new input arrays; returns
+        the outputs."""
         try:
-            if self.backward_plan is None:  # inference: no node outlives the call
+            if self._step is None:  # inference: no node outlives the call
                 return self._replay_forward(self._inference_contexts(), *arrays)
-            # The forward's locals (the intermediates) are gone once it returns: from here
-            # on only the graph it linked keeps them alive, released as backward proceeds.
-            outputs, order = self._replay_forward(None, *arrays)
+            return self._step(*arrays)
         except (ValueError, IndexError, TypeError) as error:
-            raise self._naming_the_op(error) from error
-        loss = order[0]
-        seed = np.array(1, dtype=loss.dtype).reshape(loss.shape)
-        autograd.backpropagate(order, {id(loss): seed}).write()
-        return outputs
+            named = self._naming_the_op(error)
+            if named is error:  # not raised by a replayed op: backward's or the optimizer's
+                raise
+            raise named from error
 
     def _naming_the_op(self, error: Exception) -> Exception:
         """An op's forward error re-raised as eager mode raises it: naming the op, the
@@ -364,11 +450,19 @@ class _Program:
         return contexts
 
 
-def _compile_forward(
-    program: _Program,
-) -> tuple[str, Callable[..., Any], dict[int, tuple[int, tuple[str, ...]]]]:
-    """The recorded forward as straight-line Python source, that function compiled, and
-    for each line that calls an op: the op's index and the names of its arguments.
+def _compile(
+    program: _Program, optimizer: Stepper | None
+) -> tuple[str, dict[str, Callable[..., Any]], dict[int, tuple[int, tuple[str, ...]]]]:
+    """The recorded step as Python source, its functions compiled by name (``replay``, and
+    ``step`` for training), and for each line that calls an op: the op's index and the
+    names of its arguments.
+
+    ``replay`` is the forward (see below). ``step`` is the training step around it:
+    ``optimizer.zero_grad()`` if there is an optimizer, ``replay``, the engine's backward
+    loop (`tinygrad_nn.autograd.backpropagate`) over the graph the replay linked, then
+    ``optimizer.step()``. The backward stays the engine's one routine, not generated code
+    (a second copy of its gradient routing, checks and release would drift from it); the
+    source lists what it does, node by node, from the recorded plan.
 
     One line per op and no table of slots: looking values up in a list, unpacking each
     op's entry and spreading its arguments cost as much as a small op's arithmetic.
@@ -431,13 +525,81 @@ def _compile_forward(
     if training:
         order = ", ".join(f"T{program.ops[i][4]}" for i in program.backward_plan or ())
         lines.append(f"    return {outputs}, [{order}]")
+        lines += _step_lines(program, names, inputs, optimizer)
+        namespace["backpropagate"] = autograd.backpropagate
+        namespace["seed"] = autograd.seed_gradient
+        namespace["optimizer"] = optimizer
     else:
         lines.append(f"    return {outputs}")
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<capture_step replay {next(_replay_numbers)}>", "exec"), namespace)
-    # Popped, not read: the function and its namespace (its globals, which hold the
-    # parameters) would otherwise form a cycle that outlives the program.
-    return source, namespace.pop("replay"), op_lines
+    # Popped, not read: the functions and their namespace (their globals, which hold the
+    # parameters) would otherwise form a cycle that outlives the program. ``step`` holds
+    # ``replay`` as a keyword default for the same reason.
+    functions = {name: namespace.pop(name) for name in ("replay", "step") if name in namespace}
+    return source, functions, op_lines
+
+
+def _step_lines(
+    program: _Program, names: dict[int, str], inputs: str, optimizer: Stepper | None
+) -> list[str]:
+    """Source of ``step``: zero_grad, the forward replay, backward (listed), the update."""
+    lines = ["", "", f"def step({inputs}{', ' if inputs else ''}*, replay=replay):"]
+    if optimizer is not None:
+        lines.append("    optimizer.zero_grad()")
+    lines.append(f"    outputs, order = replay(None{', ' if inputs else ''}{inputs})")
+    lines.append("    loss = order[0]")
+    lines.append(
+        "    # backward: the engine's loop (tinygrad_nn.autograd.backpropagate) visits the nodes"
+    )
+    lines.append("    # newest first; g<n> is the gradient of the loss with respect to value <n>:")
+    plan = program.backward_plan or []
+    loss_slot = program.ops[plan[0]][4]
+    lines.append(f"    #   g{loss_slot} = 1")
+    seen: set[int] = {loss_slot}
+    leaf_slots = {slot for slot, _ in program.externals}
+    leaves: list[int] = []
+    for index in plan:
+        cls, _, slots, needs, output_slot = program.ops[index]
+        targets, added = [], []
+        for slot, need in zip(slots, needs, strict=True):
+            if not need:
+                continue
+            targets.append(f"g{slot}")
+            if slot in seen:
+                added.append(f"g{slot}")
+            seen.add(slot)
+            if slot in leaf_slots and slot not in leaves:
+                leaves.append(slot)
+        label = cls.op_name()
+        label = label if isinstance(label, str) and label.isidentifier() else f"op{index}"
+        received = ", ".join(targets) if targets else "nothing"
+        line = f"    #   {received} = {label}.backward(g{output_slot})"
+        if added:
+            line += f"  (adds to {', '.join(added)})"
+        rule = _derivative_text(cls)
+        lines.append(f"{line}    {rule}" if rule else line)
+    if leaves:
+        grads = ", ".join(f"{names[slot]}.grad += g{slot}" for slot in sorted(leaves))
+        lines.append(f"    #   then {grads}, written once the whole pass succeeded")
+    lines.append("    backpropagate(order, {id(loss): seed(loss, None, 'capture_step')}).write()")
+    if optimizer is not None:
+        lines.append(
+            f"    optimizer.step()  # {type(optimizer).__name__}: the update, from every .grad"
+        )
+    lines.append("    return outputs")
+    return lines
+
+
+def _derivative_text(cls: type[Function]) -> str:
+    """The derivative rule of an op's docstring (``f'(x) = ...`` or ``df/dx = ...``), or ""."""
+    for line in (cls.__doc__ or "").splitlines():
+        for marker in ("df/", "f'("):
+            start = line.find(marker)
+            if start >= 0:
+                rule = line[start:].split("  (")[0].strip().rstrip(".")
+                return "".join(char for char in rule if char.isprintable())[:90]
+    return ""
 
 
 def _tuple_text(items: Iterable[str]) -> str:

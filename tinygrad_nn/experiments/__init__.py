@@ -3,26 +3,30 @@
 Each answers one of the article's closing questions with many seeded runs, statistics,
 plots and a report (see ``docs/experiments.md``)::
 
-    tinygrad-nn experiment init            normal(0, eps) vs normal(-eps, eps) weights
-    tinygrad-nn experiment activation      relu vs sigmoid: cost after equal steps, time
-    tinygrad-nn experiment cost            squared vs absolute cost on held-out errors
-    tinygrad-nn experiment regularization  L1 / L2 penalties on a reduced data set
+    tinygrad-nn experiment init            normal(0, eps) vs normal(-eps, eps), and the fixes
+    tinygrad-nn experiment activation      relu vs sigmoid at tuned lrs: cost, time to target
+    tinygrad-nn experiment cost            squared vs absolute vs Huber: budgets, outliers
+    tinygrad-nn experiment regularization  L1 / L2 / early stopping chosen by CV, small data
+
+Every study follows the same design rules (docs/experiments.md): learning rates tuned on
+selection seeds disjoint from the compared runs, the compared quantity declared with the
+study, paired comparisons with effect sizes, intervals and Holm-adjusted p-values, and
+conclusions worded from the statistics.
 
 From Python::
 
     from tinygrad_nn.experiments import run_experiment
-    result = run_experiment("init", runs=8, out="results/init")
+    result = run_experiment("init", runs=8, out="results/init")  # its folder must exist
 """
 
 from __future__ import annotations
 
 import importlib
 
-from tinygrad_nn.experiments.study import Analysis, ExperimentResult, Study, Table, run_experiment
+from tinygrad_nn.experiments.study import ExperimentResult, Study, Table, run_experiment
 
 __all__ = [
     "STUDY_NAMES",
-    "Analysis",
     "ExperimentResult",
     "Study",
     "Table",

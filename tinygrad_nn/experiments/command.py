@@ -8,16 +8,19 @@
     tinygrad-nn experiment regularization --scheduler tcp://10.0.0.5:8786
 
 Writes ``results.json``, ``report.md`` and PNG plots to ``--out`` (default
-``experiments/NAME``) and prints the conclusions.
+``experiments/NAME``), replacing that folder as a whole when the study has finished, and
+prints the conclusions.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "validate"]
 
 
 def _positive_int(text: str) -> int:
@@ -86,42 +89,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="print no conclusions")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the study named in ``args``; returns the exit status."""
-    from tinygrad_nn.experiments import get_study, run_experiment
-    from tinygrad_nn.experiments.study import apply_overrides
+def validate(args: argparse.Namespace) -> None:
+    """Check the command line before any work: raise a one-line ValueError if unusable.
 
-    overrides = dict(args.settings)
-    try:  # check the command line before any work starts
-        study = get_study(args.name)
-        apply_overrides(study.settings_type(), overrides)
-    except ValueError as error:
-        print(f"tinygrad-nn experiment: {error}", file=sys.stderr)
-        return 2
+    Checks the study's settings (names, types and ranges: ``steps=0``, ``lr=nan``,
+    ``init_std=-1`` and ``final_window`` above ``steps`` are refused), that Dask is there
+    for ``--scheduler``, and that ``--out`` is a folder that can be created and written
+    (it is created here, with its parents, as the command-line convention says).
+    """
+    from tinygrad_nn.experiments import get_study
+    from tinygrad_nn.experiments.study import apply_overrides, check_settings
+
+    study = get_study(args.name)
+    settings = apply_overrides(study.settings_type(), dict(args.settings))
+    check_settings(settings)
+    if study.check is not None:
+        study.check(settings)
     if args.scheduler:
         try:
             import distributed  # noqa: F401
         except ImportError:
-            print(
-                "tinygrad-nn experiment: --scheduler needs Dask; "
-                "pip install 'tinygrad-nn[distributed]'",
-                file=sys.stderr,
-            )
-            return 2
+            raise ValueError(
+                "--scheduler needs Dask; pip install 'tinygrad-nn[distributed]'"
+            ) from None
+    out = Path(args.out if args.out is not None else f"experiments/{args.name}")
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {str(out)!r} is a file; give a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out.parent):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ValueError(f"--out {str(out)!r} cannot be created or written: {reason}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the study named in ``args``; returns the exit status.
+
+    The output folder is replaced only when the study has finished; Ctrl-C prints one line
+    and leaves it as it was (exit status 130).
+    """
+    from tinygrad_nn.experiments import run_experiment
+
+    try:  # the CLI calls validate first; calling it again is harmless and covers direct use
+        validate(args)
+    except ValueError as error:
+        print(f"tinygrad-nn experiment: error: {error}", file=sys.stderr)
+        return 2
     out = args.out if args.out is not None else f"experiments/{args.name}"
     start = time.perf_counter()
-    result = run_experiment(
-        study,
-        runs=args.runs,
-        seed=args.seed,
-        jobs=args.jobs,
-        scheduler=args.scheduler,
-        out=out,
-        **overrides,
-    )
+    try:
+        result = run_experiment(
+            args.name,
+            runs=args.runs,
+            seed=args.seed,
+            jobs=args.jobs,
+            scheduler=args.scheduler,
+            out=out,
+            **dict(args.settings),
+        )
+    except KeyboardInterrupt:
+        print(f"tinygrad-nn experiment: interrupted; {out} was left as it was", file=sys.stderr)
+        return 130
     if not args.quiet:
-        print(f"{result.study.title} ({result.runs} runs per arm)")
-        for sentence in result.analysis.conclusions:
+        print(f"{result.study.title} ({result.runs} compared runs per arm)")
+        for sentence in result.conclusions:
             print(f"- {sentence}")
     plots = len(result.files) - 2
     print(

@@ -1,19 +1,14 @@
-"""Study ``cost``: squared versus absolute cost, judged on the same held-out errors.
+"""Study ``cost``: squared versus absolute (and Huber) cost, over budgets and with outliers.
 
 The article's third question: "Modify the cost calculation and use sum of absolute values.
 Compare the performance for both cases by averaging over lots of runs."
 
-Both costs train the article's network from the same batches and weight noise per run;
-the scalars differentiated are the reference's (``tnn.reference``): sum(e²) / 2B and
-sum(|e|) / B. Their gradients differ in size (e versus sign(e)), so one learning rate
-favours one of them; the study sweeps the learning rate and compares the costs both at
-the article's rate and each at its own best rate, chosen on its own training cost (the
-last batches, which the network had not seen), never on the test grid. Every model is
-judged on the same held-out metrics: squared and absolute error on an evenly spaced grid.
-
-The output is linear by default: a relu output dies in about half the runs whatever the
-cost (see the ``init`` study), which would add the same large failures to both arms
-(``--set output=relu`` gives the article's).
+Each cost trains the article's network (linear output) from the same batches and initial
+weights per run, with its own learning rate tuned on selection runs, and is judged on the
+same held-out quantity: the mean squared error against the clean sin and cos on a grid.
+Arms: every cost at training budgets of 300 (the article's), 1000 and 3000 steps; a
+learning rate decaying linearly to 0 over 1000 steps; and 1000 steps on targets of which a
+fraction is corrupted by large noise (the case an absolute cost is meant for).
 """
 
 from __future__ import annotations
@@ -24,315 +19,220 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_nn.experiments.report import COLOURS, mean_band, new_figure, save_png, summary_cell
-from tinygrad_nn.experiments.runner import Task
-from tinygrad_nn.experiments.stats import mean_ci, paired_t_test
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
+from tinygrad_nn.experiments.report import COLOURS, interval_bars, new_figure, save_png
+from tinygrad_nn.experiments.study import Arm, Column, Metric, Study, by_arm, column
 from tinygrad_nn.experiments.training import ArticleSettings, article_run
+from tinygrad_nn.experiments.verdict import percent
 
 if TYPE_CHECKING:
     from tinygrad_nn.experiments.study import ExperimentResult
 
 __all__ = ["STUDY", "CostSettings", "run_cost"]
 
+COST_NAMES = ("squared", "absolute", "huber")
+CURVE_POINTS = 100  # per-step costs are kept as this many block means
+
 
 @dataclass(frozen=True)
 class CostSettings(ArticleSettings):
-    """The article's setup with a learning-rate sweep; ``output``: "linear" or "relu"."""
+    """The article's setup with a linear output; the arms' budgets and the outlier case.
 
-    costs: tuple[str, ...] = ("squared", "absolute")
-    lrs: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01)
-    output: str = "linear"
+    ``outliers``: the fraction of training targets (each of sin and cos separately) that
+    get normal(0, ``outlier_std``) noise added, in the outlier arms. ``delta``: the Huber
+    cost's threshold. ``long_steps``: the budget of the decaying and outlier arms. Each
+    cost has its own candidate learning rates (the absolute cost's gradient keeps its size
+    as the error shrinks, so it needs smaller steps).
+    """
+
+    squared_lrs: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    absolute_lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
+    huber_lrs: tuple[float, ...] = (0.3, 1.0, 3.0, 10.0)
+    selection_runs: int = 3
+    budgets: tuple[int, ...] = (300, 1000, 3000)
+    long_steps: int = 1000
+    delta: float = 0.1
+    outliers: float = 0.1
+    outlier_std: float = 3.0
 
 
-def _label(cost: str, lr: float) -> str:
-    return f"{cost}, lr {lr:g}"
-
-
-def run_cost(settings: CostSettings, cost: str, lr: float, seed: int, run: int) -> dict[str, Any]:
-    """One training run with the given cost and learning rate."""
-    if settings.output not in ("linear", "relu"):
-        raise ValueError(f"cost study: output must be 'linear' or 'relu', got {settings.output!r}")
+def run_cost(
+    settings: CostSettings,
+    seed: int,
+    run: int,
+    phase: int,
+    lr: float,
+    cost: str,
+    steps: int,
+    schedule: str = "constant",
+    outliers: bool = False,
+) -> dict[str, Any]:
+    """One training run of ``cost`` for ``steps`` steps."""
     record = article_run(
         settings,
         seed,
         run,
-        output_activation=None if settings.output == "linear" else "relu",
+        phase,
+        lr,
+        output_activation=None,
         cost=cost,
-        lr=lr,
-        keep_absolute=True,
+        delta=settings.delta,
+        schedule=schedule,
+        steps=steps,
+        outliers=settings.outliers if outliers else 0.0,
+        outlier_std=settings.outlier_std,
     )
-    # Only its end is needed; results.json keeps the squared curve of every run.
-    absolute_costs = record.pop("absolute_costs")
-    record["final_absolute_cost"] = float(np.mean(absolute_costs[-settings.final_window :]))
-    return {"arm": _label(cost, lr), "cost": cost, "lr": lr, **record}
-
-
-def make_tasks(settings: CostSettings, runs: int, seed: int) -> list[Task]:
-    """One task per (run, arm); run-major, so partial progress covers every arm."""
-    return [
-        Task(run_cost, {"settings": settings, "cost": c, "lr": lr, "seed": seed, "run": run})
-        for run in range(runs)
-        for lr in settings.lrs
-        for c in settings.costs
-    ]
-
-
-def _own_cost_key(cost: str) -> str:
-    return "final_cost" if cost == "squared" else "final_absolute_cost"
-
-
-def best_lrs(settings: CostSettings, groups: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    """Each cost's learning rate with the lowest mean final *training* cost of its own kind."""
-    best = {}
-    for cost in settings.costs:
-        scores = {
-            lr: column(groups[_label(cost, lr)], _own_cost_key(cost)).mean()
-            for lr in settings.lrs
-            if _label(cost, lr) in groups
-        }
-        if scores:
-            best[cost] = min(scores, key=scores.__getitem__)
-    return best
-
-
-def analyze(
-    settings: CostSettings, records: list[dict[str, Any]], measurements: dict[str, Any]
-) -> Analysis:
-    """Tables, conclusions and summary numbers computed from the run records."""
-    groups = by_arm(records)
-    best = best_lrs(settings, groups)
-    summary: dict[str, Any] = {"best_lr": best, "arms": {}}
-    rows = []
-    for arm, group in groups.items():
-        cost, lr = group[0]["cost"], group[0]["lr"]
-        summary["arms"][arm] = {
-            "test_mse": mean_ci(column(group, "test_mse")),
-            "test_mae": mean_ci(column(group, "test_mae")),
-            "final_own_cost": mean_ci(column(group, _own_cost_key(cost))),
-        }
-        rows.append(
-            [
-                cost,
-                f"{lr:g}" + (" (best)" if best.get(cost) == lr else ""),
-                summary_cell(column(group, "test_mse")),
-                summary_cell(column(group, "test_mae")),
-                summary_cell(column(group, _own_cost_key(cost))),
-            ]
-        )
-    tables = [
-        Table(
-            "Every cost and learning rate (held-out metrics on the test grid)",
-            ["cost", "lr", "test MSE", "test MAE", "final training cost (own kind)"],
-            rows,
-            note=(
-                f"Test MSE / MAE: mean squared / absolute error on {settings.test_points} evenly "
-                "spaced x in [0, 1]. Final training cost: the cost the run was trained on "
-                f"(sum(e²) or sum(|e|) per batch), mean of the last {settings.final_window} "
-                "batches; '(best)' marks each cost's lowest, which picks its learning rate. "
-                "Mean ± 95% CI half-width over runs."
-            ),
-        )
-    ]
-    conclusions: list[str] = []
-    pairs = []
-    article_lr = settings.lr
-    if article_lr in settings.lrs:
-        pairs.append((f"at the article's learning rate {article_lr:g}", article_lr, article_lr))
-    if len(best) == 2:
-        pairs.append(
-            ("each at its best learning rate", best[settings.costs[0]], best[settings.costs[1]])
-        )
-    comparison_rows = []
-    for description, lr_a, lr_b in pairs if len(settings.costs) == 2 else []:
-        cost_a, cost_b = settings.costs
-        a, b = groups.get(_label(cost_a, lr_a)), groups.get(_label(cost_b, lr_b))
-        if not a or not b or len(a) != len(b) or len(a) < 2:
-            continue
-        parts = []
-        for metric, name in (("test_mse", "test MSE"), ("test_mae", "test MAE")):
-            test = paired_t_test(column(a, metric), column(b, metric))
-            summary.setdefault("comparisons", {})[f"{description}: {name}"] = test
-            comparison_rows.append(
-                [
-                    description,
-                    name,
-                    f"{column(a, metric).mean():.3g} (lr {lr_a:g})",
-                    f"{column(b, metric).mean():.3g} (lr {lr_b:g})",
-                    f"{test.difference:+.3g} [{test.low:+.3g}, {test.high:+.3g}]",
-                    f"{test.p_value:.2g}",
-                ]
-            )
-            better = cost_a if test.difference < 0 else cost_b
-            ratio = max(column(a, metric).mean(), column(b, metric).mean()) / max(
-                min(column(a, metric).mean(), column(b, metric).mean()), 1e-300
-            )
-            significant = test.p_value < 0.05
-            parts.append(
-                f"{name} {column(a, metric).mean():.3g} ({cost_a}) vs "
-                f"{column(b, metric).mean():.3g} ({cost_b}), "
-                + (
-                    f"{better} {ratio:.{0 if ratio >= 10 else 1}f}x lower "
-                    f"(paired p = {test.p_value:.2g})"
-                    if significant
-                    else f"no significant difference (paired p = {test.p_value:.2g})"
-                )
-            )
-        conclusions.append(f"{description.capitalize()}: " + "; ".join(parts) + ".")
-    if comparison_rows:
-        tables.append(
-            Table(
-                "Head to head (paired by run: same batches, same initial weights)",
-                [
-                    "comparison",
-                    "metric",
-                    settings.costs[0],
-                    settings.costs[1],
-                    f"difference {settings.costs[0]} - {settings.costs[1]} [95% CI]",
-                    "p",
-                ],
-                comparison_rows,
-            )
-        )
-    if "absolute" in settings.costs and len(settings.lrs) > 1:
-        worst, best_abs = max(settings.lrs), best.get("absolute")
-        if best_abs is not None and best_abs != worst:
-            high = summary["arms"][_label("absolute", worst)]["test_mse"].mean
-            low = summary["arms"][_label("absolute", best_abs)]["test_mse"].mean
-            conclusions.append(
-                f"The absolute cost needs a smaller step: its gradient sign(e) / B keeps its size "
-                f"as the error shrinks, so at lr {worst:g} the outputs keep jumping (test MSE "
-                f"{high:.3g}), while at lr {best_abs:g} it reaches {low:.3g}. The squared cost's "
-                f"gradient e / B shrinks with the error, so it settles even at large rates "
-                f"(best lr {best.get('squared', float('nan')):g})."
-            )
-    conclusions.append(_metric_agreement(settings, groups, best))
-    conclusions.append(_still_improving(settings, groups, best))
-    return Analysis(tables, [c for c in conclusions if c], summary)
-
-
-def _metric_agreement(
-    settings: CostSettings, groups: dict[str, list[dict[str, Any]]], best: dict[str, float]
-) -> str:
-    """Whether the MSE and MAE verdicts agree at the best learning rates."""
-    if len(best) != 2 or len(settings.costs) != 2:
-        return ""
-    a = groups[_label(settings.costs[0], best[settings.costs[0]])]
-    b = groups[_label(settings.costs[1], best[settings.costs[1]])]
-    winners = {
-        name: settings.costs[0]
-        if column(a, key).mean() < column(b, key).mean()
-        else settings.costs[1]
-        for key, name in (("test_mse", "MSE"), ("test_mae", "MAE"))
-    }
-    if winners["MSE"] == winners["MAE"]:
-        return (
-            f"At the best learning rates, {winners['MSE']} training gives the lower held-out "
-            "error on both metrics, including the other cost's own metric."
-        )
-    return (
-        f"At the best learning rates each cost wins on its own metric: {winners['MSE']} on "
-        f"MSE, {winners['MAE']} on MAE."
-    )
-
-
-def _still_improving(
-    settings: CostSettings, groups: dict[str, list[dict[str, Any]]], best: dict[str, float]
-) -> str:
-    """Which best-lr arms were still lowering their cost when training stopped."""
+    costs = np.asarray(record.pop("costs"))
     window = settings.final_window
-    if settings.steps < 6 * window:
-        return ""
-    notes = []
-    for cost, lr in best.items():
-        curves = np.array([r["costs"] for r in groups[_label(cost, lr)]])
-        end = curves[:, -window:].mean()
-        earlier = curves[:, -6 * window : -5 * window].mean()
-        notes.append(
-            f"{cost} (lr {lr:g}) {100 * (1 - end / earlier):.0f}% lower than {5 * window} "
-            "steps before"
+    if steps >= 6 * window:
+        late = float(np.mean(costs[-6 * window : -5 * window]))
+        record["late_fall"] = float(1 - np.mean(costs[-window:]) / late) if late > 0 else None
+    else:
+        record["late_fall"] = None
+    blocks = max(1, steps // CURVE_POINTS)
+    usable = costs[: steps // blocks * blocks].reshape(-1, blocks)
+    record["curve"] = usable.mean(axis=1).tolist()
+    return record
+
+
+def _name(cost: str, steps: int, schedule: str = "constant", outliers: bool = False) -> str:
+    if outliers:
+        return f"{cost}, outliers"
+    return f"{cost}, {steps} steps" + (", decaying lr" if schedule != "constant" else "")
+
+
+def arms(settings: CostSettings) -> list[Arm]:
+    lrs = {c: getattr(settings, f"{c}_lrs") for c in COST_NAMES}
+    result = []
+    for steps in settings.budgets:
+        for cost in COST_NAMES:
+            result.append(Arm(_name(cost, steps), {"cost": cost, "steps": steps}, lrs[cost]))
+    for cost in COST_NAMES:
+        params = {"cost": cost, "steps": settings.long_steps, "schedule": "linear"}
+        result.append(Arm(_name(cost, settings.long_steps, "linear"), params, lrs[cost]))
+    for cost in COST_NAMES:
+        params = {"cost": cost, "steps": settings.long_steps, "outliers": True}
+        result.append(Arm(_name(cost, 0, outliers=True), params, lrs[cost]))
+    return result
+
+
+def comparisons(settings: CostSettings) -> list[tuple[str, str]]:
+    pairs = []
+    for steps in settings.budgets:
+        pairs += [(_name("absolute", steps), _name("squared", steps))]
+        pairs += [(_name("huber", steps), _name("squared", steps))]
+    for cost in COST_NAMES:
+        pairs.append((_name(cost, settings.long_steps, "linear"), _name(cost, settings.long_steps)))
+    pairs += [(_name("absolute", 0, outliers=True), _name("squared", 0, outliers=True))]
+    pairs += [(_name("huber", 0, outliers=True), _name("squared", 0, outliers=True))]
+    return pairs
+
+
+def conclude(
+    settings: CostSettings, stats: dict[str, Any], records: list[dict[str, Any]]
+) -> list[str]:
+    arms_ = stats["arms"]
+    lines = []
+    for steps in settings.budgets:
+        lines.append(
+            f"Tuned learning rates at {steps} steps: "
+            + ", ".join(f"{c} {arms_[_name(c, steps)]['lr']:g}" for c in COST_NAMES)
+            + "; median fall of the batch cost over the last 50 steps: "
+            + ", ".join(
+                f"{c} {percent(arms_[_name(c, steps)]['columns']['late_fall'].get('median'))}"
+                for c in COST_NAMES
+            )
+            + "."
         )
-    return (
-        f"Was training finished after {settings.steps} steps? Mean squared batch cost over the "
-        f"last {window} steps: " + "; ".join(notes) + ". A cost still falling fast would gain "
-        "from more steps (--set steps=...)."
+    lines.append(
+        f"The outlier arms train on targets of which {percent(settings.outliers)} are shifted by "
+        f"normal(0, {settings.outlier_std:g}) noise and are judged on the clean functions; their "
+        "tuned learning rates: "
+        + ", ".join(f"{c} {arms_[_name(c, 0, outliers=True)]['lr']:g}" for c in COST_NAMES)
+        + "."
     )
+    return lines
 
 
 def plot(result: ExperimentResult, folder: Path) -> list[Path]:
-    """Write this study's PNG plots into ``folder``; returns their paths."""
-    settings: CostSettings = result.settings
-    groups = by_arm(result.records)
-    best = best_lrs(settings, groups)
-    paths = []
+    """Test MSE per arm (geometric mean, 95% CI) and the selection sweep over lrs."""
+    stats = result.stats["arms"]
+    names = list(stats)
+    cells = [stats[n]["columns"]["test_mse"] for n in names]
+    figure, axes = new_figure(7.5, 5.0)
+    interval_bars(
+        axes,
+        names,
+        [c["mean"] for c in cells],
+        [c["low"] or c["mean"] for c in cells],
+        [c["high"] or c["mean"] for c in cells],
+    )
+    axes.set_xscale("log")
+    axes.set_xlabel("clean test MSE (geometric mean, 95% CI)")
+    axes.set_title(f"Each arm at its tuned lr, {result.runs} runs", fontsize=10)
+    paths = [save_png(figure, folder / "cost_test_mse.png")]
 
-    figure, axes = new_figure(10.0, 3.8, ncols=2)
-    for panel, (metric, name) in zip(
-        axes, (("test_mse", "test MSE"), ("test_mae", "test MAE")), strict=True
-    ):
-        for index, cost in enumerate(settings.costs):
-            lrs = [lr for lr in settings.lrs if _label(cost, lr) in groups]
-            stats = [mean_ci(column(groups[_label(cost, lr)], metric)) for lr in lrs]
-            means = np.array([s.mean for s in stats])
-            errors = np.array([0 if not np.isfinite(s.half_width) else s.half_width for s in stats])
-            panel.errorbar(
-                lrs, means, yerr=errors, marker="o", capsize=3, color=COLOURS[index], label=cost
-            )
-            if cost in best:
-                chosen = lrs.index(best[cost])
-                panel.scatter(
-                    [lrs[chosen]],
-                    [means[chosen]],
-                    s=120,
-                    facecolors="none",
-                    edgecolors=COLOURS[index],
-                    linewidths=1.5,
+    figure, axes = new_figure(7.5, 4.0)
+    selection = by_arm(result.selection_records)
+    for index, (arm, group) in enumerate(selection.items()):
+        lrs = sorted({r["lr"] for r in group})
+        means = [
+            np.exp(
+                np.mean(
+                    np.log(
+                        np.clip(column([r for r in group if r["lr"] == lr], "test_mse"), 1e-12, 1e6)
+                    )
                 )
-        panel.set_xscale("log")
-        panel.set_yscale("log")
-        panel.set_xlabel("learning rate")
-        panel.set_title(f"{name} on the test grid (circle: best lr by training cost)", fontsize=10)
-        panel.legend(fontsize=8, title="trained on", title_fontsize=8)
-    paths.append(save_png(figure, folder / "cost_vs_lr.png"))
-
-    figure, axes = new_figure(7.0, 4.0)
-    index = 0
-    for cost in settings.costs:
-        for lr in sorted({settings.lr, best.get(cost, settings.lr)}, reverse=True):
-            label = _label(cost, lr)
-            if label not in groups:
-                continue
-            curves = np.array([r["costs"] for r in groups[label]])
-            mean_band(axes, np.maximum(curves, 1e-12), label, COLOURS[index % len(COLOURS)])
-            index += 1
+            )
+            for lr in lrs
+        ]
+        style = "-" if "outliers" not in arm else ":"
+        axes.plot(
+            lrs,
+            means,
+            marker="o",
+            linestyle=style,
+            color=COLOURS[index % len(COLOURS)],
+            label=arm,
+            linewidth=1,
+        )
+    axes.set_xscale("log")
     axes.set_yscale("log")
-    axes.set_ylim(top=min(axes.get_ylim()[1], 1e3))
-    axes.set_xlabel("step (batch)")
-    axes.set_ylabel("batch sum((out - y)²)")
-    axes.set_title("Squared batch error during training (mean, 95% CI band)", fontsize=10)
-    axes.legend(fontsize=8)
-    paths.append(save_png(figure, folder / "cost_curves.png"))
+    axes.set_ylim(top=10)
+    axes.set_xlabel("learning rate")
+    axes.set_ylabel("clean test MSE (geometric mean)")
+    axes.set_title("Selection runs: each arm's lr sweep", fontsize=10)
+    if selection:
+        axes.legend(fontsize=6, ncol=2)
+    paths.append(save_png(figure, folder / "cost_vs_lr.png"))
     return paths
 
 
 STUDY = Study(
     name="cost",
-    title="Cost: squared versus absolute error",
+    title="Cost: squared versus absolute versus Huber",
     question=(
         "Modify the cost calculation and use sum of absolute values. Compare the performance "
         "for both cases by averaging over lots of runs."
     ),
-    method="""
-The article's network ([1, 16, 2], relu hidden units, batch 32, one fresh batch per step,
-300 steps) is trained with tinygrad_nn on sum(e²) / 2B (the article's) or on sum(|e|) / B,
-over a sweep of learning rates, from the same batches and initial weights per run. The
-output layer is linear by default so that dead output relus (see the init study) do not
-hide the difference. Each cost's learning rate is chosen by its own final training cost;
-all models are judged on the same held-out grid with both squared and absolute error.
-""",
-    default_runs=48,
+    method=(
+        "The article's network (1-16-2, relu hidden units, linear output, batch 32, one "
+        "fresh batch per step) trained on sum(e²)/2B, sum(|e|)/B or the Huber cost "
+        "sum(huber(e))/B, for 300, 1000 and 3000 steps, with a linearly decaying learning "
+        "rate, and on targets with outliers. Each arm's learning rate is tuned on selection "
+        "runs; all are judged on the mean squared error against the clean sin and cos."
+    ),
     settings_type=CostSettings,
-    make_tasks=make_tasks,
-    analyze=analyze,
+    default_runs=16,
+    arms=arms,
+    run=run_cost,
+    metric=Metric("test_mse", "clean test MSE"),
+    comparisons=comparisons,
+    columns=(
+        Column("test_mse", "clean test MSE", "geomean"),
+        Column("test_mae", "clean test MAE", "geomean"),
+        Column("late_fall", "cost fall over the last 50 steps", "median"),
+        Column("diverged", "diverged", "rate"),
+    ),
+    conclude=conclude,
     plot=plot,
 )

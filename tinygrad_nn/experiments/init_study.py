@@ -1,58 +1,89 @@
-"""Study ``init``: weights from normal(0, eps) versus normal(-eps, eps).
+"""Study ``init``: weights from normal(0, eps) versus normal(-eps, eps), why, and the fixes.
 
 The article's first question: "change 0 to -eps [in the initial weights]. Why sometimes we
-get bad results out of this?" Both arms train the article's network on the same batches
-from the same weight noise (normal(-eps, eps) is normal(0, eps) shifted by -eps), so every
-difference between run ``i`` of one arm and run ``i`` of the other comes from the mean.
+get bad results out of this?" Both article arms train the article's network at its
+learning rate from the same batches and the same weight noise (normal(-eps, eps) is
+normal(0, eps) shifted by -eps). A relu is *dead* on [0, 1] when its pre-activation is <= 0
+for every input there: it outputs 0 and passes back a zero gradient.
 
-A relu unit is *dead* when its pre-activation is <= 0 for every input: it outputs 0 and
-passes back a zero gradient, so its weights never change again. For a hidden unit of the
-article's 1-input network, ``z = b + w x`` is linear in x, so it is dead on [0, 1] exactly
-when ``b <= 0`` and ``b + w <= 0``; with b, w ~ normal(m, s) that probability is a
-bivariate normal CDF, which `expected_dead_fraction` computes.
+The prediction, in closed form: a hidden unit z = b + w x is dead on [0, 1] exactly when
+b <= 0 and b + w <= 0 (`expected_dead_fraction`). An output z_o = b_o + sum_j v_j h_j(x) is
+dead when it is <= 0 at both ends of [0, 1]; given the hidden layer, (z_o(0), z_o(1)) is
+bivariate normal, and replacing the sums over the 16 hidden units by their expectations
+(closed forms of E[relu(N(mu, s²))] and its square) gives `dead_output_probability`. The
+study then measures how the dead outputs at the start decide the run, runs the usual fixes
+under the badly centred init, and maps failures over a grid of means and learning rates.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_nn.experiments.report import COLOURS, new_figure, save_png, summary_cell
-from tinygrad_nn.experiments.runner import Task
-from tinygrad_nn.experiments.stats import (
-    format_proportion,
-    mcnemar_test,
-    mean_ci,
-    proportion_ci,
-)
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
+from tinygrad_nn.experiments.report import COLOURS, interval_bars, new_figure, save_png
+from tinygrad_nn.experiments.stats import proportion_ci
+from tinygrad_nn.experiments.study import Arm, Column, Metric, Study, Table
 from tinygrad_nn.experiments.training import ArticleSettings, article_run
+from tinygrad_nn.experiments.verdict import percent
 
 if TYPE_CHECKING:
     from tinygrad_nn.experiments.study import ExperimentResult
 
-__all__ = ["STUDY", "InitSettings", "expected_dead_fraction", "run_init"]
+__all__ = [
+    "STUDY",
+    "InitSettings",
+    "dead_output_probability",
+    "expected_dead_fraction",
+    "run_init",
+]
 
-# E[sin(x)²] for x ~ U[0, 1]: what a dead (constant 0) sin output costs per sample.
-SIN_SQUARED_MEAN = 0.5 - np.sin(2.0) / 4
+ZERO, NEGATIVE, TUNED = "normal(0, eps)", "normal(-eps, eps)", "normal(-eps, eps), tuned lr"
+# fix arm -> keyword arguments of run_init (all under normal(-eps, eps))
+FIXES = {
+    "-eps, linear output": {"output": None},
+    "-eps, biases +0.1": {"bias": True},
+    "-eps, leaky relu": {"activation": "leaky_relu"},
+    "-eps, He-scaled weights": {"he": True},
+}
 
 
 @dataclass(frozen=True)
 class InitSettings(ArticleSettings):
-    """The article's setup; the arms are the initial-weight means (in units of init_std)."""
+    """The article's setup; the fixes' candidate lrs; the (mean, lr) grid of the heat map.
 
-    means: tuple[float, ...] = (0.0, -1.0)
+    ``lr``: the article's learning rate, used by the two article arms. ``means``: rows of
+    the grid, in units of init_std. ``bias_value``: the constant bias of the bias fix.
+    """
+
+    lr: float = 1.0
+    lrs: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0, 3.0)
+    selection_runs: int = 16
+    bias_value: float = 0.1
+    means: tuple[float, ...] = (-1.0, -0.5, 0.0, 0.5, 1.0)
+    grid_lrs: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0)
+    grid_runs: int = 30
+    init_networks: int = 2000
 
 
-def _label(mean_in_eps: float) -> str:
-    if mean_in_eps == 0:
-        return "normal(0, eps)"
-    if mean_in_eps == -1:
-        return "normal(-eps, eps)"
-    return f"normal({mean_in_eps:g} eps, eps)"
+def _phi(z: float) -> float:
+    return math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+
+
+def _cdf(z: float) -> float:
+    return 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def _relu_moments(mu: float, sigma: float) -> tuple[float, float]:
+    """E[relu(u)] and E[relu(u)²] for u ~ normal(mu, sigma²), in closed form."""
+    a = mu / sigma
+    first = mu * _cdf(a) + sigma * _phi(a)
+    second = (mu * mu + sigma * sigma) * _cdf(a) + mu * sigma * _phi(a)
+    return first, second
 
 
 def expected_dead_fraction(mean: float, std: float) -> float:
@@ -67,353 +98,354 @@ def expected_dead_fraction(mean: float, std: float) -> float:
         0.375
     """
     from scipy.integrate import quad
-    from scipy.stats import norm
 
     def integrand(b: float) -> float:
-        return float(norm.pdf(b, mean, std) * norm.cdf(-b, mean, std))
+        return _phi((b - mean) / std) / std * _cdf((-b - mean) / std)
 
     value, _ = quad(integrand, mean - 12 * std, min(0.0, mean + 12 * std))
     return float(value)
 
 
-def run_init(settings: InitSettings, mean_in_eps: float, seed: int, run: int) -> dict[str, Any]:
-    """One training run with weights from normal(mean_in_eps * eps, eps)."""
-    record = article_run(settings, seed, run, init_mean=mean_in_eps * settings.init_std)
-    return {"arm": _label(mean_in_eps), "init_mean": mean_in_eps * settings.init_std, **record}
+def dead_output_probability(mean: float, std: float, hidden: int = 16) -> float:
+    """Mean-field closed form of P(an output relu starts dead on [0, 1]).
 
-
-def make_tasks(settings: InitSettings, runs: int, seed: int) -> list[Task]:
-    """One task per (run, arm); run-major, so partial progress covers every arm."""
-    return [
-        Task(run_init, {"settings": settings, "mean_in_eps": mean, "seed": seed, "run": run})
-        for run in range(runs)
-        for mean in settings.means
-    ]
-
-
-def analyze(
-    settings: InitSettings, records: list[dict[str, Any]], measurements: dict[str, Any]
-) -> Analysis:
-    """Tables, conclusions and summary numbers computed from the run records."""
-    groups = by_arm(records)
-    hidden_units = sum(settings.shape[1:-1])
-    outcome_rows, dead_rows = [], []
-    summary: dict[str, Any] = {}
-    for arm, group in groups.items():
-        failed = [r["failed"] for r in group]
-        failure = proportion_ci(sum(failed), len(failed))
-        final = column(group, "final_cost")
-        expected = expected_dead_fraction(group[0]["init_mean"], settings.init_std)
-        output_dead_init = proportion_ci(sum(r["dead_outputs_init"] > 0 for r in group), len(group))
-        output_dead_end = proportion_ci(sum(r["dead_outputs_end"] > 0 for r in group), len(group))
-        failed_runs = [r for r in group if r["failed"]]
-        ok_runs = [r for r in group if not r["failed"]]
-        summary[arm] = {
-            "failure": failure,
-            "final_cost": mean_ci(final),
-            "final_cost_median": float(np.median(final)),
-            "test_mse": mean_ci(column(group, "test_mse")),
-            "dead_hidden_init": mean_ci(column(group, "dead_hidden_init")),
-            "dead_hidden_end": mean_ci(column(group, "dead_hidden_end")),
-            "dead_hidden_expected": expected,
-            "revived_hidden": int(sum(r["revived_hidden"] for r in group)),
-            "dead_hidden_total_init": round(
-                sum(r["dead_hidden_init"] for r in group) * hidden_units
-            ),
-            "output_dead_init": output_dead_init,
-            "output_dead_end": output_dead_end,
-            "failed_with_dead_output": sum(r["dead_outputs_end"] > 0 for r in failed_runs),
-            "failed_runs": len(failed_runs),
-            "ok_with_dead_output": sum(r["dead_outputs_end"] > 0 for r in ok_runs),
-            "ok_runs": len(ok_runs),
-            "failed_all_hidden_dead": sum(
-                r["dead_hidden_end"] == 1.0 and r["dead_outputs_end"] == 0 for r in failed_runs
-            ),
-            "dead_outputs_total_init": int(sum(r["dead_outputs_init"] for r in group)),
-            "revived_outputs": int(sum(r["revived_outputs"] for r in group)),
-            "alive_hidden_init": float(
-                np.mean([(1 - r["dead_hidden_init"]) * hidden_units for r in group])
-            ),
-        }
-        outcome_rows.append(
-            [
-                arm,
-                str(len(group)),
-                format_proportion(failure),
-                summary_cell(final),
-                f"{np.median(final):.3g}",
-                summary_cell(column(group, "test_mse")),
-            ]
-        )
-        dead_rows.append(
-            [
-                arm,
-                f"{expected:.1%}",
-                summary_cell(100 * column(group, "dead_hidden_init")) + " %",
-                summary_cell(100 * column(group, "dead_hidden_end")) + " %",
-                f"{summary[arm]['revived_hidden']} of {summary[arm]['dead_hidden_total_init']}",
-                format_proportion(output_dead_init),
-                format_proportion(output_dead_end),
-            ]
-        )
-    tables = [
-        Table(
-            "Outcome per initialisation",
-            ["init", "runs", "failed [95% CI]", "final cost", "median final cost", "test MSE"],
-            outcome_rows,
-            note=(
-                f"Failed: final cost (the article's batch cost sum((out - y)²), mean of the "
-                f"last {settings.final_window} batches) above {settings.failure_threshold:g}. "
-                "Cells are mean ± 95% CI half-width (Student's t); rates have Wilson intervals. "
-                f"Test MSE: mean squared error on {settings.test_points} evenly spaced x in [0, 1]."
-            ),
-        ),
-        Table(
-            "Dead relus (pre-activation <= 0 for every x in [0, 1])",
-            [
-                "init",
-                "hidden dead at init, theory",
-                "hidden dead at init",
-                "hidden dead at end",
-                "dead hidden units revived",
-                "runs with a dead output at init",
-                "at end",
-            ],
-            dead_rows,
-            note=(
-                "Theory: P(b <= 0 and b + w <= 0) for b, w ~ normal(mean, eps), the chance that "
-                f"z = b + w·x is <= 0 on all of [0, 1]. {hidden_units} hidden units per network."
-            ),
-        ),
-    ]
-    arms = list(groups)
-    conclusions = _conclusions(settings, groups, summary, arms)
-    if len(arms) == 2:
-        a, b = groups[arms[0]], groups[arms[1]]
-        if len(a) == len(b):
-            only_a, only_b, p_value = mcnemar_test(
-                [r["failed"] for r in a], [r["failed"] for r in b]
-            )
-            summary["mcnemar"] = {"only_first_failed": only_a, "only_second_failed": only_b}
-            summary["mcnemar"]["p_value"] = p_value
-    return Analysis(tables, conclusions, summary)
-
-
-def _runs(count: int) -> str:
-    return f"{count} run" if count == 1 else f"{count} runs"
-
-
-def hidden_revival_sentence(revived: int, total: int) -> str:
-    """What the counts say about hidden relus dead at init: none or some came back.
+    Every weight and bias ~ normal(mean, std). Hidden unit j gives h_j(x) = relu(b_j + w_j x)
+    with b_j + w_j x ~ normal(mean (1 + x), std² (1 + x²)). Given the hidden layer, the
+    output's z(x) = b + sum_j v_j h_j(x) at x = 0 and x = 1 is bivariate normal with means
+    mean (1 + S_x), variances std² (1 + Q_x) and covariance std² (1 + C), where S_x = sum
+    h_j(x), Q_x = sum h_j(x)², C = sum h_j(0) h_j(1). Replacing S, Q, C by their
+    expectations (closed forms for relu of a normal; C by one quadrature) gives the chance
+    that z <= 0 at both ends, which for a piecewise-linear z is nearly the chance that it is
+    <= 0 on all of [0, 1].
 
     Example:
-        >>> hidden_revival_sentence(0, 12).startswith("None of the 12 hidden relus")
+        >>> 0.4 < dead_output_probability(0.0, 0.1) < 0.5
         True
     """
-    if total == 0:
-        return "No hidden relu was dead at init in any run."
-    if revived == 0:
-        return (
-            f"None of the {total} hidden relus dead at init came back: a dead relu outputs 0 "
-            "and has gradient 0 for every training input, so nothing moves its weights."
-        )
-    return (
-        f"{revived} of the {total} hidden relus dead at init came back (alive after "
-        "training): their own weights get no gradient while they are dead, so something "
-        "else (the layers before them) moved their pre-activation above 0."
-    )
+    from scipy.integrate import quad
+    from scipy.stats import multivariate_normal
+
+    s_values, q_values = [], []
+    for x in (0.0, 1.0):
+        first, second = _relu_moments(mean * (1 + x), std * math.sqrt(1 + x * x))
+        s_values.append(hidden * first)
+        q_values.append(hidden * second)
+
+    def both(b: float) -> float:  # relu(b) E_w[relu(b + w)] pdf(b)
+        return b * _relu_moments(b + mean, std)[0] * _phi((b - mean) / std) / std
+
+    cross, _ = quad(both, 0.0, max(0.0, mean) + 12 * std)
+    cross *= hidden
+    centre = [mean * (1 + s) for s in s_values]
+    cov = std * std * np.array([[1 + q_values[0], 1 + cross], [1 + cross, 1 + q_values[1]]])
+    return float(multivariate_normal(mean=centre, cov=cov).cdf(np.zeros(2)))
 
 
-def output_revival_sentence(revived: int, dead: int) -> str:
-    """What the counts say about output relus dead at init (``dead`` > 0): none or some came back.
-
-    Example:
-        >>> output_revival_sentence(0, 8)
-        'No dead output relu came back: all 8 dead at init were still dead at the end.'
-    """
-    if revived == 0:
-        return f"No dead output relu came back: all {dead} dead at init were still dead at the end."
-    return (
-        f"{revived} of the {dead} output relus dead at init came back (alive at the end). "
-        "Their own weights get no gradient, but the hidden units they read keep changing "
-        "while the other output trains, which can lift their pre-activation above 0 for "
-        "some inputs."
-    )
-
-
-def _conclusions(
+def run_init(
     settings: InitSettings,
-    groups: dict[str, list[dict[str, Any]]],
-    summary: dict[str, Any],
-    arms: list[str],
+    seed: int,
+    run: int,
+    phase: int,
+    lr: float,
+    mean: float,
+    activation: str = "relu",
+    output: str | None = "relu",
+    bias: bool = False,
+    he: bool = False,
+) -> dict[str, Any]:
+    """One training run from weights centred at ``mean`` * init_std (and a fix's change)."""
+    record = article_run(
+        settings,
+        seed,
+        run,
+        phase,
+        lr,
+        activation=activation,
+        output_activation=activation if output == "relu" and activation != "relu" else output,
+        init_mean=mean * settings.init_std,
+        he_weights=he,
+        bias_value=settings.bias_value if bias else None,
+    )
+    record["dead_output_init"] = record["dead_outputs_init"] > 0
+    record["dead_output_end"] = record["dead_outputs_end"] > 0
+    if run >= 8:  # the curves of the first 8 runs are enough for the plots
+        record.pop("costs")
+    return record
+
+
+def _grid_name(mean: float, lr: float) -> str:
+    return f"mean {mean:g} eps, lr {lr:g}"
+
+
+def arms(settings: InitSettings) -> list[Arm]:
+    result = [
+        Arm(ZERO, {"mean": 0.0}, (settings.lr,)),
+        Arm(NEGATIVE, {"mean": -1.0}, (settings.lr,)),
+        Arm(TUNED, {"mean": -1.0}, settings.lrs, "fixes"),
+    ]
+    result += [Arm(name, {"mean": -1.0, **p}, settings.lrs, "fixes") for name, p in FIXES.items()]
+    result += [
+        Arm(_grid_name(m, lr), {"mean": m}, (lr,), "grid", runs=settings.grid_runs, listed=False)
+        for m in settings.means
+        for lr in settings.grid_lrs
+    ]
+    return result
+
+
+def _grid(
+    settings: InitSettings, stats: dict[str, Any], key: str
+) -> dict[tuple[float, float], Any]:
+    """A column's cell for every (mean, lr) of the heat-map grid."""
+    return {
+        (m, lr): stats["arms"][_grid_name(m, lr)]["columns"][key]
+        for m in settings.means
+        for lr in settings.grid_lrs
+        if stats["arms"].get(_grid_name(m, lr), {}).get("columns")
+    }
+
+
+def comparisons(settings: InitSettings) -> list[tuple[str, str]]:
+    return [(NEGATIVE, ZERO), (TUNED, NEGATIVE)] + [(name, TUNED) for name in FIXES]
+
+
+def measure(settings: InitSettings, seed: int) -> dict[str, Any]:
+    """Dead relus before training in ``init_networks`` networks per grid mean (no training).
+
+    Network i is drawn from the weight stream of compared run i, so the first ones are the
+    compared runs' own starting networks.
+    """
+    from tinygrad_nn.experiments.runner import WEIGHT_STREAM, run_rng
+
+    probe = np.linspace(0.0, 1.0, settings.probe_points)[:, None]
+    std, layers = settings.init_std, list(itertools.pairwise(settings.shape))
+    counts = {}
+    for m in settings.means:
+        hidden, outputs, networks = 0.0, 0, 0
+        for i in range(settings.init_networks):
+            # The draws of `build_net`: one (out, in + 1) array per layer, bias in column 0.
+            rng = run_rng(seed, i, WEIGHT_STREAM)
+            activations = probe
+            for index, (n_in, n_out) in enumerate(layers):
+                drawn = m * std + std * rng.standard_normal((n_out, n_in + 1))
+                z = activations @ drawn[:, 1:].T + drawn[:, 0]
+                dead = z.max(axis=0) <= 0
+                if index < len(layers) - 1:
+                    hidden += float(np.mean(dead)) / (len(layers) - 1)
+                activations = np.maximum(z, 0.0)
+            outputs += int(dead.sum())
+            networks += bool(dead.any())
+        counts[f"{m:g}"] = {
+            "hidden": hidden / settings.init_networks,
+            "outputs": outputs,
+            "networks": networks,
+        }
+    return {"dead_at_start": counts, "init_networks": settings.init_networks}
+
+
+def _prediction_rows(settings: InitSettings, stats: dict[str, Any]) -> list[dict[str, Any]]:
+    counts = stats["measurements"].get("dead_at_start", {})
+    rows = []
+    for m in settings.means:
+        if f"{m:g}" not in counts:
+            continue
+        count = counts[f"{m:g}"]
+        n = stats["measurements"]["init_networks"]
+        per_output = dead_output_probability(
+            m * settings.init_std, settings.init_std, sum(settings.shape[1:-1])
+        )
+        rows.append(
+            {
+                "mean": m,
+                "hidden_predicted": expected_dead_fraction(
+                    m * settings.init_std, settings.init_std
+                ),
+                "hidden_measured": count["hidden"],
+                "output_predicted": per_output,
+                "output_measured": count["outputs"] / (settings.shape[-1] * n),
+                "any_predicted": 1 - (1 - per_output) ** settings.shape[-1],
+                "any_measured": proportion_ci(count["networks"], n),
+                "n": n,
+            }
+        )
+    return rows
+
+
+def _by_dead_outputs(records: list[dict[str, Any]]) -> dict[int, Any]:
+    """Failure rate of the article arms' runs by their number of dead outputs at the start."""
+    article = [r for r in records if r["arm"] in (ZERO, NEGATIVE)]
+    result = {}
+    for count in sorted({r["dead_outputs_init"] for r in article}):
+        group = [r for r in article if r["dead_outputs_init"] == count]
+        result[count] = proportion_ci(sum(r["failed"] for r in group), len(group))
+    return result
+
+
+def tables(
+    settings: InitSettings, stats: dict[str, Any], records: list[dict[str, Any]]
+) -> list[Table]:
+    result = []
+    rows = [
+        [
+            f"{r['mean']:g}",
+            percent(r["hidden_predicted"]),
+            percent(r["hidden_measured"]),
+            percent(r["output_predicted"]),
+            percent(r["output_measured"]),
+            percent(r["any_predicted"]),
+            f"{percent(r['any_measured'].rate)} [{percent(r['any_measured'].low)}, "
+            f"{percent(r['any_measured'].high)}]",
+            str(r["n"]),
+        ]
+        for r in _prediction_rows(settings, stats)
+    ]
+    if rows:
+        result.append(
+            Table(
+                "Dead relus at the start: closed form against measured",
+                [
+                    "mean (eps)",
+                    "hidden dead, predicted",
+                    "measured",
+                    "output dead, predicted",
+                    "measured",
+                    "a dead output, predicted",
+                    "measured [95% CI]",
+                    "networks",
+                ],
+                rows,
+                note=(
+                    "Measured on networks drawn as the compared runs' are, before training. "
+                    "Predicted: hidden, the exact "
+                    "P(b <= 0, b + w <= 0); output, the mean-field closed form "
+                    "(`dead_output_probability`); a dead output: 1 - (1 - p)², as if the two "
+                    "outputs were independent."
+                ),
+            )
+        )
+    decide = _by_dead_outputs(records)
+    if decide:
+        result.append(
+            Table(
+                "Failures by dead outputs at the start (the two article arms' runs)",
+                ["dead outputs at the start", "runs", "failed [95% CI]"],
+                [
+                    [str(k), str(p.n), f"{percent(p.rate)} [{percent(p.low)}, {percent(p.high)}]"]
+                    for k, p in decide.items()
+                ],
+            )
+        )
+    grid = _grid(settings, stats, "failed")
+    if grid:
+        result.append(
+            Table(
+                f"Failure rate over initial mean and learning rate "
+                f"({settings.grid_runs} runs each)",
+                ["mean (eps)"] + [f"lr {lr:g}" for lr in settings.grid_lrs],
+                [
+                    [f"{m:g}"] + [percent(grid[m, lr]["rate"]) for lr in settings.grid_lrs]
+                    for m in settings.means
+                ],
+                note="A failure: final cost above the failure threshold (see the Design section).",
+            )
+        )
+    return result
+
+
+def conclude(
+    settings: InitSettings, stats: dict[str, Any], records: list[dict[str, Any]]
 ) -> list[str]:
     lines = []
-    rates = "; ".join(
-        f"{arm} failed in {format_proportion(summary[arm]['failure'])} of {len(groups[arm])} runs"
-        for arm in arms
-    )
-    lines.append(
-        f"{rates} (failure: final cost above {settings.failure_threshold:g}; a fitted network "
-        f"ends far below it, a broken one far above)."
-    )
-    if len(arms) == 2 and len(groups[arms[0]]) == len(groups[arms[1]]) > 1:
-        only_a, only_b, p_value = mcnemar_test(
-            [r["failed"] for r in groups[arms[0]]], [r["failed"] for r in groups[arms[1]]]
-        )
-        lines.append(
-            f"Paired by run (same data, same weight noise): {_runs(only_b)} failed only with "
-            f"{arms[1]}, {only_a} only with {arms[0]} (exact McNemar p = {p_value:.2g})."
-        )
-    dead = "; ".join(
-        f"{arm}: {summary[arm]['dead_hidden_init'].mean:.0%} measured, "
-        f"{summary[arm]['dead_hidden_expected']:.0%} predicted"
-        for arm in arms
-    )
-    lines.append(
-        f"Hidden relus dead before any training (z = b + w·x <= 0 for all x in [0, 1]): {dead}. "
-        "With weights and biases centred below zero, b <= 0 and b + w <= 0 is the likely case."
-    )
-    revived = sum(summary[arm]["revived_hidden"] for arm in arms)
-    total = sum(summary[arm]["dead_hidden_total_init"] for arm in arms)
-    lines.append(hidden_revival_sentence(revived, total))
-    for arm in arms:
-        s = summary[arm]
-        if s["failed_runs"]:
-            other = s["failed_runs"] - s["failed_with_dead_output"]
-            rest = (
-                f"; {s['failed_all_hidden_dead']} of the other {other} had every hidden relu "
-                "dead, which leaves a constant output"
-                if other
-                else ""
-            )
-            healthy = (
-                f"; {s['ok_with_dead_output']} of the {s['ok_runs']} runs that did not fail had "
-                "a dead output"
-                if s["ok_runs"]
-                else ""
-            )
+    for r in _prediction_rows(settings, stats):
+        if r["mean"] in (0.0, -1.0):
             lines.append(
-                f"{arm}: {s['failed_with_dead_output']} of {s['failed_runs']} failed runs ended "
-                f"with a dead output relu (that output is 0 for every x, costing about "
-                f"{settings.batch_size * SIN_SQUARED_MEAN:.1f} per batch for sin and "
-                f"{settings.batch_size * (1 - SIN_SQUARED_MEAN):.1f} for cos){rest}{healthy}."
+                f"At mean {r['mean']:g} eps, before any training: hidden relus dead "
+                f"{percent(r['hidden_measured'])} (predicted {percent(r['hidden_predicted'])}); "
+                f"output relus dead {percent(r['output_measured'])} (predicted "
+                f"{percent(r['output_predicted'])}); networks with a dead output "
+                f"{percent(r['any_measured'].rate)} (predicted {percent(r['any_predicted'])}), "
+                f"over {r['n']} networks."
             )
-    dead_outputs = sum(summary[arm]["dead_outputs_total_init"] for arm in arms)
-    revived_outputs = sum(summary[arm]["revived_outputs"] for arm in arms)
-    if dead_outputs:
-        lines.append(output_revival_sentence(revived_outputs, dead_outputs))
-    if len(arms) == 2:
-        first, second = summary[arms[0]], summary[arms[1]]
+    decide = _by_dead_outputs(records)
+    if decide:
         lines.append(
-            f"Why the negative mean fails: with weights and biases centred at "
-            f"{groups[arms[1]][0]['init_mean']:g}, z = b + w·x is negative on all of [0, 1] "
-            f"for most units. A network starts with {second['alive_hidden_init']:.1f} live hidden "
-            f"relus on average (against {first['alive_hidden_init']:.1f}), and its outputs, "
-            "summing those non-negative activations with mostly negative weights plus a "
-            f"negative bias, start dead in {second['output_dead_init'].rate:.0%} of runs "
-            f"(against {first['output_dead_init'].rate:.0%}). A dead relu passes back a zero "
-            "gradient, so gradient descent cannot repair what the initialisation broke."
+            "The start decides the run: of the article arms' runs, "
+            + "; ".join(
+                f"those with {k} dead output{'s' if k != 1 else ''} at the start failed "
+                f"in {percent(p.rate)} [{percent(p.low)}, {percent(p.high)}] of {p.n}"
+                for k, p in decide.items()
+            )
+            + "."
         )
+    article = [r for r in records if r["arm"] in (ZERO, NEGATIVE)]
+    dead = sum(round(r["dead_hidden_init"] * sum(settings.shape[1:-1])) for r in article)
+    revived = sum(r["revived_hidden"] for r in article)
+    lines.append(
+        f"Hidden relus dead at the start that were alive at the end: {revived} of {dead} "
+        "(a dead hidden relu of this network gets a zero gradient for every input in [0, 1))."
+    )
+    lines.append(
+        "Learning rates of the fixes, tuned on the selection runs: "
+        + "; ".join(f"{name} {stats['arms'][name]['lr']:g}" for name in [TUNED, *FIXES])
+        + "."
+    )
     return lines
 
 
 def plot(result: ExperimentResult, folder: Path) -> list[Path]:
-    """Write this study's PNG plots into ``folder``; returns their paths."""
+    """The heat map, failures by dead outputs at the start, and every arm's failure rate."""
     settings: InitSettings = result.settings
-    groups = by_arm(result.records)
     paths = []
-
-    figure, axes = new_figure(7.0, 4.0)
-    rng = np.random.default_rng(0)  # jitter only
-    tick_labels = []
-    for index, (arm, group) in enumerate(groups.items()):
-        final = column(group, "final_cost")
-        failed = np.array([r["failed"] for r in group])
-        x = index + rng.uniform(-0.18, 0.18, size=len(final))
-        axes.scatter(x[~failed], final[~failed], s=14, color=COLOURS[0], alpha=0.7)
-        axes.scatter(x[failed], final[failed], s=14, color=COLOURS[1], alpha=0.7)
-        tick_labels.append(f"{arm}\nfailed: {np.mean(failed):.0%} of {len(failed)}")
-    axes.axhline(settings.failure_threshold, color="grey", linestyle="--", linewidth=1)
-    axes.text(
-        len(groups) - 0.5,
-        settings.failure_threshold * 1.15,
-        "failure threshold",
-        ha="right",
-        fontsize=8,
-        color="grey",
-    )
-    axes.set_yscale("log")
-    axes.set_xticks(range(len(groups)), tick_labels)
-    axes.set_xlim(-0.6, len(groups) - 0.4)
-    axes.set_ylabel(f"final cost (mean of last {settings.final_window} batches)")
-    axes.set_title(f"Final cost of each run ({result.runs} runs per init)")
-    paths.append(save_png(figure, folder / "init_final_cost.png"))
-
-    figure, (left, right) = new_figure(9.0, 3.8, ncols=2)
-    width = 0.38
-    for index, group in enumerate(groups.values()):
-        for offset, key, shade in (
-            (-width / 2, "dead_hidden_init", 0.45),
-            (width / 2, "dead_hidden_end", 0.9),
-        ):
-            summary = mean_ci(100 * column(group, key))
-            error = 0 if not np.isfinite(summary.half_width) else summary.half_width
-            left.bar(
-                index + offset,
-                summary.mean,
-                width,
-                yerr=error,
-                color=COLOURS[index],
-                alpha=shade,
-                capsize=3,
-            )
-        left.plot(
-            [index - width, index],
-            [100 * expected_dead_fraction(group[0]["init_mean"], settings.init_std)] * 2,
-            color="black",
-            linewidth=1.5,
+    grid = _grid(settings, result.stats, "failed")
+    if grid:
+        rates = np.array(
+            [[grid[m, lr]["rate"] for lr in settings.grid_lrs] for m in settings.means]
         )
-        for offset, key, shade in (
-            (-width / 2, "dead_outputs_init", 0.45),
-            (width / 2, "dead_outputs_end", 0.9),
-        ):
-            share = proportion_ci(sum(r[key] > 0 for r in group), len(group))
-            right.bar(
-                index + offset,
-                100 * share.rate,
-                width,
-                yerr=[[100 * (share.rate - share.low)], [100 * (share.high - share.rate)]],
-                color=COLOURS[index],
-                alpha=shade,
-                capsize=3,
+        figure, axes = new_figure(6.0, 4.2)
+        image = axes.imshow(100 * rates, cmap="Reds", vmin=0, vmax=100, aspect="auto")
+        for (row, col), rate in np.ndenumerate(rates):
+            axes.text(
+                col,
+                row,
+                percent(rate),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if rate > 0.6 else "black",
             )
-    for axes_ in (left, right):
-        axes_.set_xticks(range(len(groups)), list(groups))
-    left.set_ylabel("% of hidden relus dead")
-    left.set_title(
-        "Dead hidden units: init (light), end (dark)\nblack line: theory at init", fontsize=10
+        axes.set_xticks(range(len(settings.grid_lrs)), [f"{lr:g}" for lr in settings.grid_lrs])
+        axes.set_yticks(range(len(settings.means)), [f"{m:g}" for m in settings.means])
+        axes.set_xlabel("learning rate")
+        axes.set_ylabel("initial mean (in eps)")
+        axes.set_title(f"Failure rate, {settings.grid_runs} runs per cell", fontsize=10)
+        figure.colorbar(image, ax=axes, label="% of runs failed")
+        paths.append(save_png(figure, folder / "init_heat_map.png"))
+    figure, (left, right) = new_figure(11.0, 3.8, ncols=2)
+    decide = _by_dead_outputs(result.records)
+    if decide:
+        interval_bars(
+            left,
+            [f"{k} dead at start" for k in decide],
+            [100 * p.rate for p in decide.values()],
+            [100 * p.low for p in decide.values()],
+            [100 * p.high for p in decide.values()],
+            COLOURS[1],
+        )
+        left.set_xlabel("% of runs failed (Wilson 95% CI)")
+        left.set_xlim(0, 100)
+        left.set_title("Article arms: failures by dead outputs at the start", fontsize=10)
+    arms_ = {k: v for k, v in result.stats["arms"].items() if v["group"] != "grid"}
+    cells = [arms_[name]["columns"]["failed"] for name in arms_]
+    interval_bars(
+        right,
+        [f"{n} (lr {arms_[n]['lr']:g})" for n in arms_],
+        [100 * c["rate"] for c in cells],
+        [100 * c["low"] for c in cells],
+        [100 * c["high"] for c in cells],
     )
-    right.set_ylabel("% of runs")
-    right.set_title("Runs with a dead output relu: init (light), end (dark)", fontsize=10)
-    paths.append(save_png(figure, folder / "init_dead_units.png"))
-
-    figure, axes = new_figure(9.0, 3.8, ncols=len(groups))
-    axes = np.atleast_1d(axes)
-    for axes_, (arm, group) in zip(axes, groups.items(), strict=True):
-        for record in group:
-            colour = COLOURS[1] if record["failed"] else COLOURS[0]
-            axes_.plot(
-                np.arange(1, len(record["costs"]) + 1),
-                record["costs"],
-                color=colour,
-                alpha=0.25,
-                linewidth=0.7,
-            )
-        axes_.set_yscale("log")
-        axes_.set_title(f"{arm}: blue fitted, red failed", fontsize=10)
-        axes_.set_xlabel("batch")
-    axes[0].set_ylabel("batch cost sum((out - y)²)")
-    paths.append(save_png(figure, folder / "init_cost_curves.png"))
+    right.set_xlabel("% of runs failed (Wilson 95% CI)")
+    right.set_xlim(0, 100)
+    right.set_title(f"Every arm, {result.runs} runs", fontsize=10)
+    paths.append(save_png(figure, folder / "init_failures.png"))
     return paths
 
 
@@ -424,18 +456,31 @@ STUDY = Study(
         "Try getting few results with changing the last line of the class constructor "
         "(i.e. change 0 to -eps). Why sometimes we get bad results out of this?"
     ),
-    method="""
-The article's network ([1, 16, 2], relu hidden and output units, batch 32, learning rate 1,
-one fresh batch per step) is trained with tinygrad_nn (`MLP`, `squared_error / (2B)`, `SGD`)
-from weights and biases drawn from normal(0, eps) or normal(-eps, eps), eps = 0.1. Run *i*
-of both arms uses the same batches and the same weight noise, so the only difference is the
-mean. Each run records the article's cost per batch, the final cost (mean of the last
-batches), test errors on a grid, and which relus are dead (pre-activation <= 0 for every x
-of a probe grid on [0, 1]) before and after training.
-""",
-    default_runs=200,
+    method=(
+        "The article's network (1-16-2, relu hidden and output units, batch 32, one fresh "
+        "batch per step, 300 steps) from weights and biases drawn from normal(0, eps) or "
+        "normal(-eps, eps), eps = 0.1, at the article's learning rate 1; then, under "
+        "normal(-eps, eps), a linear output, biases of +0.1, leaky relus and He-scaled "
+        "weights, each at its tuned learning rate; and a grid of means and learning rates. "
+        "A run fails when its final cost (the article's batch cost, mean of the last "
+        "batches) is above the failure threshold."
+    ),
     settings_type=InitSettings,
-    make_tasks=make_tasks,
-    analyze=analyze,
+    default_runs=100,
+    arms=arms,
+    run=run_init,
+    metric=Metric("failed", "failure rate", "difference", tie_key="final_cost"),
+    comparisons=comparisons,
+    columns=(
+        Column("failed", "failed", "rate"),
+        Column("final_cost", "final cost (geometric mean)", "geomean"),
+        Column("dead_output_init", "a dead output at the start", "rate"),
+        Column("dead_output_end", "at the end", "rate"),
+        Column("dead_hidden_init", "hidden dead at the start"),
+        Column("test_mse", "test MSE (geometric mean)", "geomean"),
+    ),
+    conclude=conclude,
+    tables=tables,
     plot=plot,
+    measure=measure,
 )

@@ -1,19 +1,16 @@
-"""Study ``regularization``: L1 and L2 penalties on a reduced data set.
+"""Study ``regularization``: L2, L1 and early stopping on a reduced, noisy data set.
 
 The article's fourth suggestion: "Reduce the size of dataset and add L1 and L2
 regularization to the cost function."
 
-A network can only overfit what the data does not pin down. The article's targets are
-exact sin and cos values, so there is nothing to overfit but interpolation; here, as in any
-real measurement, the targets carry Gaussian noise (``noise``, standard deviation), and the
-training set is a few small batches, cycled for many steps. Training error is measured on
-those points, test error on fresh noisy samples from the same distribution (so the gap
-test - train measures overfitting, both including the noise floor noise²), and the error
-against the true functions on a clean grid.
-
-Penalties (as in ``tnn.reference``): ``l1 * sum(|w|)`` or ``l2 * sum(w²)`` over the weight
-matrices, biases excluded, added to the article's sum(e²) / 2B. Run ``i`` of every strength
-shares its data set, test samples and initial weights, so differences are paired.
+A network can only overfit what the data does not pin down, so, as in any measurement,
+the targets carry Gaussian noise (``noise``) and the training set is a few points, used
+as one full batch for every step. Each regulariser's strength is chosen the way a
+practitioner must, from the training set alone: k-fold cross-validation over a grid of
+strengths (0 included), then a refit on all the points. Early stopping picks its number
+of steps the same way. The L1 penalty is applied by proximal SGD (soft-thresholding after
+each step), which sets weights exactly to 0, unlike its subgradient. Every model is
+judged on fresh noisy test samples and against the true sin and cos on a grid.
 """
 
 from __future__ import annotations
@@ -24,420 +21,375 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_nn.experiments.report import COLOURS, new_figure, save_png, summary_cell
-from tinygrad_nn.experiments.runner import DATA_STREAM, NOISE_STREAM, WEIGHT_STREAM, Task, run_rng
-from tinygrad_nn.experiments.stats import holm, mean_ci, paired_t_test
-from tinygrad_nn.experiments.study import Analysis, Study, Table, by_arm, column
-from tinygrad_nn.experiments.training import (
-    build_mlp,
-    dead_units,
-    error_metrics,
-    train,
-    weight_norms,
-)
+from tinygrad_nn.experiments.report import COLOURS, interval_bars, new_figure, save_png
+from tinygrad_nn.experiments.runner import DATA_STREAM, NOISE_STREAM, WEIGHT_STREAM, run_rng
+from tinygrad_nn.experiments.study import Arm, Column, Metric, Study, by_arm
+from tinygrad_nn.experiments.training import build_net
+from tinygrad_nn.experiments.verdict import number
+from tinygrad_nn.tensor import Tensor
 
 if TYPE_CHECKING:
     from tinygrad_nn.experiments.study import ExperimentResult
 
-__all__ = ["STUDY", "RegularizationSettings", "run_regularization"]
+__all__ = [
+    "STUDY",
+    "RegularizationSettings",
+    "cross_validate",
+    "run_regularization",
+    "train_ensemble",
+]
 
-NONE = "none"
+METHODS = {
+    "none": "no penalty",
+    "l2": "L2, strength by CV",
+    "l1": "L1 (proximal), strength by CV",
+    "early": "early stopping, steps by CV",
+}
 
 
 @dataclass(frozen=True)
 class RegularizationSettings:
-    """A reduced, noisy version of the article's task, and the penalty sweep.
+    """A reduced, noisy version of the article's task, and the regularisers' grids.
 
-    ``train_batches`` batches of ``batch_size`` points form the whole training set, cycled
-    for ``steps`` steps. ``output``: "linear" (default, so that no output relu dies; see
-    the init study) or "relu".
+    ``train_points`` noisy points form the whole training set (one full batch per step);
+    ``folds``-fold cross-validation on them picks each strength (and early stopping's step
+    count, checked every ``check_every`` steps).
     """
 
     shape: tuple[int, ...] = (1, 16, 2)
-    output: str = "linear"
-    train_batches: int = 1
-    batch_size: int = 8
+    train_points: int = 8
     noise: float = 0.2
-    steps: int = 1000
-    lr: float = 1.0
+    steps: int = 600
     init_std: float = 0.1
-    l1_strengths: tuple[float, ...] = (3e-4, 1e-3, 3e-3, 1e-2)
-    l2_strengths: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
+    lrs: tuple[float, ...] = (0.1, 0.3, 1.0)
+    selection_runs: int = 4
+    l2_strengths: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1)
+    l1_strengths: tuple[float, ...] = (0.0, 1e-3, 1e-2, 1e-1)
+    folds: int = 4
+    check_every: int = 25
     test_samples: int = 2000
     test_points: int = 101
-    fit_runs: int = 1
 
 
 def _targets(x: np.ndarray) -> np.ndarray:
     return np.concatenate([np.sin(x), np.cos(x)], axis=-1)
 
 
-def _label(penalty: str, strength: float) -> str:
-    return NONE if penalty == NONE else f"{penalty} {strength:g}"
+def _forward(params: list[Any], x: Any) -> Any:
+    """The networks of an ensemble on their inputs: x (K, n, 1) -> (K, n, 2); relu hidden."""
+    out = x
+    last = len(params) // 2 - 1
+    for index in range(last + 1):
+        weight, bias = params[2 * index], params[2 * index + 1]
+        out = out @ weight.transpose(0, 2, 1) + bias
+        if index < last:
+            out = out.relu() if isinstance(out, Tensor) else np.maximum(out, 0.0)
+    return out
+
+
+def train_ensemble(
+    settings: RegularizationSettings,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights_seed: Any,
+    lr: float,
+    steps: int,
+    l2: np.ndarray | None = None,
+    l1: np.ndarray | None = None,
+    monitor: tuple[np.ndarray, np.ndarray, int] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Train K copies of one initial network at once, copy k on its own full batch.
+
+    Copy k minimises sum(e_k²) / 2n + l2[k] sum(W_k²) by SGD, then takes the proximal step of
+    l1[k] sum(|W_k|) (soft-thresholding); the copies share no parameter, so this is K
+    independent trainings (the same as `train` on each, one batched graph for speed).
+
+    Args:
+        x, y: (K, n, 1) inputs and (K, n, 2) targets.
+        weights_seed: seed of the initial weights, the same for every copy.
+        l2, l1: (K,) strengths (None: 0).
+        monitor: ``(x_val, y_val, every)`` of shapes (K, m, ...): validation MSE of each
+            copy every ``every`` steps.
+
+    Returns:
+        The trained parameters (weight, bias per layer, with a leading K axis) and the
+        validation curves, (K, checks).
+    """
+    count, n = x.shape[0], x.shape[1]
+    net = build_net(
+        settings.shape,
+        "relu",
+        None,
+        np.random.default_rng(weights_seed),
+        init_std=settings.init_std,
+    )
+    params = []
+    for layer in net.layers:
+        params.append(Tensor(np.repeat(layer.weight.data[None], count, 0), requires_grad=True))
+        params.append(Tensor(np.repeat(layer.bias.data[None, None], count, 0), requires_grad=True))
+    weights = params[0::2]
+    l2 = np.zeros(count) if l2 is None else np.asarray(l2, dtype=np.float64)
+    threshold = None if l1 is None else lr * np.asarray(l1, dtype=np.float64)[:, None, None]
+    inputs, targets = Tensor(x), Tensor(y)
+    curves = []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for step in range(steps):
+            loss = (_forward(params, inputs) - targets).square().sum() * (1.0 / (2 * n))
+            if l2.any():
+                for weight in weights:
+                    loss = loss + (weight.square() * l2[:, None, None]).sum()
+            if not np.isfinite(loss.item()):
+                break
+            for parameter in params:
+                parameter.grad = None
+            loss.backward()
+            for parameter in params:
+                parameter.data -= lr * parameter.grad
+            if threshold is not None:
+                for weight in weights:
+                    weight.data[...] = np.sign(weight.data) * np.maximum(
+                        np.abs(weight.data) - threshold, 0.0
+                    )
+            if monitor is not None and (step + 1) % monitor[2] == 0:
+                error = _forward([p.data for p in params], monitor[0]) - monitor[1]
+                curves.append(np.mean(error**2, axis=(1, 2)))
+    values = [p.data for p in params]
+    return values, np.array(curves).T if curves else np.zeros((count, 0))
+
+
+def _mse(params: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """MSE of each copy of an ensemble on its own (x, y), inf where it overflowed."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        error = _forward(params, x) - y
+        mse = np.mean(error**2, axis=tuple(range(1, error.ndim)))
+    return np.where(np.isfinite(mse), mse, np.inf)
+
+
+def cross_validate(
+    settings: RegularizationSettings,
+    x: np.ndarray,
+    y: np.ndarray,
+    weights_seed: Any,
+    lr: float,
+    method: str,
+) -> tuple[float, list[float]]:
+    """The strength (or step count, for "early") with the lowest mean validation MSE.
+
+    The points are split into ``folds`` equal folds in order (they are drawn independently,
+    so that is a random split); each candidate is trained on all folds but one and scored on
+    that one, and the mean over the folds decides (the smallest candidate on ties).
+
+    Returns:
+        ``(chosen, mean validation MSE per candidate)``.
+    """
+    folds = np.array_split(np.arange(len(x)), settings.folds)
+    keep = [np.setdiff1d(np.arange(len(x)), held) for held in folds]
+    if method == "early":
+        _, curves = train_ensemble(
+            settings,
+            np.stack([x[k] for k in keep]),
+            np.stack([y[k] for k in keep]),
+            weights_seed,
+            lr,
+            settings.steps,
+            monitor=(
+                np.stack([x[h] for h in folds]),
+                np.stack([y[h] for h in folds]),
+                settings.check_every,
+            ),
+        )
+        scores = np.nan_to_num(curves.mean(axis=0), nan=np.inf).tolist()
+        return float((int(np.argmin(scores)) + 1) * settings.check_every), scores
+    grid = settings.l2_strengths if method == "l2" else settings.l1_strengths
+    strengths = np.repeat(np.asarray(grid, dtype=np.float64), len(folds))
+    members = [index for _ in grid for index in range(len(folds))]
+    params, _ = train_ensemble(
+        settings,
+        np.stack([x[keep[m]] for m in members]),
+        np.stack([y[keep[m]] for m in members]),
+        weights_seed,
+        lr,
+        settings.steps,
+        l2=strengths if method == "l2" else None,
+        l1=strengths if method == "l1" else None,
+    )
+    errors = _mse(
+        params, np.stack([x[folds[m]] for m in members]), np.stack([y[folds[m]] for m in members])
+    )
+    scores = errors.reshape(len(grid), len(folds)).mean(axis=1).tolist()
+    return float(grid[int(np.argmin(scores))]), scores
 
 
 def run_regularization(
-    settings: RegularizationSettings, penalty: str, strength: float, seed: int, run: int
+    settings: RegularizationSettings, seed: int, run: int, phase: int, lr: float, method: str
 ) -> dict[str, Any]:
-    """Train on the reduced noisy set with one penalty; measure errors and weight norms."""
-    if settings.output not in ("linear", "relu"):
-        raise ValueError(
-            f"regularization: output must be 'linear' or 'relu', got {settings.output!r}"
-        )
-    data_rng = run_rng(seed, run, DATA_STREAM)
-    noise_rng = run_rng(seed, run, NOISE_STREAM)
-    n_train = settings.train_batches * settings.batch_size
-    x = data_rng.random((n_train, 1))
-    y = _targets(x) + settings.noise * noise_rng.standard_normal((n_train, 2))
+    """Choose ``method``'s strength by CV on this run's training set, refit, and measure."""
+    data_rng = run_rng(seed, run, DATA_STREAM, phase)
+    noise_rng = run_rng(seed, run, NOISE_STREAM, phase)
+    weights_seed = [seed, run, WEIGHT_STREAM, phase]
+    n = settings.train_points
+    x = data_rng.random((n, 1))
+    y = _targets(x) + settings.noise * noise_rng.standard_normal((n, 2))
     x_test = data_rng.random((settings.test_samples, 1))
-    y_test = _targets(x_test) + settings.noise * noise_rng.standard_normal(
-        (settings.test_samples, 2)
-    )
+    noise = noise_rng.standard_normal((settings.test_samples, 2))
+    y_test = _targets(x_test) + settings.noise * noise
     grid = np.linspace(0.0, 1.0, settings.test_points)[:, None]
-
-    model = build_mlp(
-        settings.shape,
-        "relu",
-        None if settings.output == "linear" else "relu",
-        run_rng(seed, run, WEIGHT_STREAM),
-        init_std=settings.init_std,
+    chosen, steps = 0.0, settings.steps
+    if method != "none":
+        chosen, _ = cross_validate(settings, x, y, weights_seed, lr, method)
+    if method == "early":
+        steps = int(chosen)
+    strength = np.array([chosen])
+    params, _ = train_ensemble(
+        settings,
+        x[None],
+        y[None],
+        weights_seed,
+        lr,
+        steps,
+        l2=strength if method == "l2" else None,
+        l1=strength if method == "l1" else None,
     )
-    shape = (settings.train_batches, settings.batch_size)
-    history = train(
-        model,
-        x.reshape(*shape, 1),
-        y.reshape(*shape, 2),
-        settings.steps,
-        settings.lr,
-        l1=strength if penalty == "l1" else 0.0,
-        l2=strength if penalty == "l2" else 0.0,
-    )
-    train_error = error_metrics(model, x, y)
-    test_error = error_metrics(model, x_test, y_test)
-    true_error = error_metrics(model, grid, _targets(grid))
-    dead = dead_units(model, grid)
+    single = [p[0] for p in params]
+    train_mse = float(_mse(params, x[None], y[None])[0])
     record: dict[str, Any] = {
-        "arm": _label(penalty, strength),
-        "penalty": penalty,
-        "strength": strength,
-        "run": run,
-        "seed": [seed, run],
-        "train_mse": train_error["mse"],
-        "test_mse": test_error["mse"],
-        "gap": test_error["mse"] - train_error["mse"],
-        "true_mse": true_error["mse"],
-        "dead_hidden": sum(dead["hidden"]),
-        "final_cost": float(history.squared[-1]),
-        **weight_norms(model),
+        "chosen": chosen,
+        "diverged": not np.isfinite(train_mse),
+        "train_mse": train_mse,
+        "test_mse": float(_mse(params, x_test[None], y_test[None])[0]),
+        "true_mse": float(_mse(params, grid[None], _targets(grid)[None])[0]),
+        "l1_norm": float(sum(np.abs(w).sum() for w in single[0::2])),
+        "zero_weights": int(sum((w == 0).sum() for w in single[0::2])),
     }
-    if run < settings.fit_runs:
-        from tinygrad_nn import Tensor, no_grad
-
-        with no_grad():
-            record["fit"] = model(Tensor(grid)).data.tolist()
-        record["train_x"] = x.ravel().tolist()
-        record["train_y"] = y.tolist()
+    if run == 0 and phase == 0:
+        record["fit"] = _forward(params, grid[None])[0].ravel().tolist()
+        record["train_xy"] = np.concatenate([x, y], axis=1).ravel().tolist()
     return record
 
 
-def make_tasks(settings: RegularizationSettings, runs: int, seed: int) -> list[Task]:
-    """One task per (run, arm); run-major, so partial progress covers every arm."""
-    arms = [(NONE, 0.0)]
-    arms += [("l1", s) for s in settings.l1_strengths]
-    arms += [("l2", s) for s in settings.l2_strengths]
-    return [
-        Task(
-            run_regularization,
-            {"settings": settings, "penalty": p, "strength": s, "seed": seed, "run": run},
+def _check(settings: RegularizationSettings) -> None:
+    if settings.train_points % settings.folds:
+        raise ValueError(
+            f"setting train_points ({settings.train_points}) must be a multiple of folds "
+            f"({settings.folds}), so that every fold has as many points"
         )
-        for run in range(runs)
-        for p, s in arms
-    ]
-
-
-def analyze(
-    settings: RegularizationSettings, records: list[dict[str, Any]], measurements: dict[str, Any]
-) -> Analysis:
-    """Tables, conclusions and summary numbers computed from the run records."""
-    groups = by_arm(records)
-    baseline = groups.get(NONE)
-    summary: dict[str, Any] = {"arms": {}}
-    tests: dict[str, Any] = {}
-    if baseline is not None:
-        for arm, group in groups.items():
-            if arm != NONE and len(baseline) == len(group) > 1:
-                tests[arm] = paired_t_test(column(group, "test_mse"), column(baseline, "test_mse"))
-    # Several strengths are each compared with the same unpenalised runs: adjust the p-values
-    # for that (Holm), so that picking the best strength does not manufacture significance.
-    adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()]), strict=True))
-    rows = []
-    for arm, group in groups.items():
-        cells = {
-            key: mean_ci(column(group, key))
-            for key in ("train_mse", "test_mse", "gap", "true_mse", "l1_norm", "l2_norm")
-        }
-        entry: dict[str, Any] = {
-            "penalty": group[0]["penalty"],
-            "strength": group[0]["strength"],
-            **cells,
-        }
-        versus = "—"
-        if arm in tests:
-            test = tests[arm]
-            entry["test_mse_vs_none"] = test
-            entry["p_holm"] = adjusted[arm]
-            versus = f"{test.difference:+.2g} (p {test.p_value:.2g}, Holm {adjusted[arm]:.2g})"
-        summary["arms"][arm] = entry
-        rows.append(
-            [
-                group[0]["penalty"],
-                "0" if arm == NONE else f"{group[0]['strength']:g}",
-                summary_cell(column(group, "train_mse")),
-                summary_cell(column(group, "test_mse")),
-                summary_cell(column(group, "gap")),
-                versus,
-                summary_cell(column(group, "true_mse")),
-                summary_cell(column(group, "l1_norm")),
-                summary_cell(column(group, "l2_norm")),
-            ]
+    if settings.check_every > settings.steps:
+        raise ValueError(
+            f"setting check_every ({settings.check_every}) must not exceed steps ({settings.steps})"
         )
-    n_train = settings.train_batches * settings.batch_size
-    tables = [
-        Table(
-            f"Train versus test error ({n_train} noisy training points, {settings.steps} steps)",
-            [
-                "penalty",
-                "strength",
-                "train MSE",
-                "test MSE",
-                "gap (test - train)",
-                "test MSE vs none (paired)",
-                "MSE vs true sin/cos",
-                "sum |w|",
-                "sqrt(sum w²)",
-            ],
-            rows,
-            note=(
-                f"Targets carry noise of std {settings.noise:g}, so even a perfect fit has MSE "
-                f"{settings.noise**2:.3g} on train and test. Test: {settings.test_samples} fresh "
-                f"noisy samples; true: {settings.test_points} clean grid points. Norms over the "
-                "weight matrices (biases excluded). Mean ± 95% CI half-width over runs. The "
-                "paired test compares each strength with no penalty on the same runs; Holm: "
-                f"p adjusted for the {len(tests)} comparisons."
-            ),
-        )
-    ]
-    conclusions = _conclusions(settings, groups, summary)
-    return Analysis(tables, conclusions, summary)
 
 
-def _conclusions(
-    settings: RegularizationSettings,
-    groups: dict[str, list[dict[str, Any]]],
-    summary: dict[str, Any],
+def arms(settings: RegularizationSettings) -> list[Arm]:
+    return [Arm(label, {"method": method}, settings.lrs) for method, label in METHODS.items()]
+
+
+def comparisons(settings: RegularizationSettings) -> list[tuple[str, str]]:
+    return [(METHODS[m], METHODS["none"]) for m in ("l2", "l1", "early")]
+
+
+def conclude(
+    settings: RegularizationSettings, stats: dict[str, Any], records: list[dict[str, Any]]
 ) -> list[str]:
-    arms = summary["arms"]
-    if NONE not in arms:
-        return []
-    base = arms[NONE]
-    n_train = settings.train_batches * settings.batch_size
-    floor = settings.noise**2
-    fit = (
-        f"below the noise floor {floor:.3g}: it has learned part of the noise"
-        if base["train_mse"].mean < floor
-        else f"not below the noise floor {floor:.3g}"
-    )
+    groups = by_arm(records)
+    total = sum(a * b for a, b in zip(settings.shape[:-1], settings.shape[1:], strict=True))
     lines = [
-        f"Without a penalty the network fits its {n_train} noisy points to train MSE "
-        f"{base['train_mse'].mean:.3g}, {fit}; its test MSE is {base['test_mse'].mean:.3g} "
-        f"(gap {base['gap'].mean:.3g} ± {base['gap'].half_width:.2g})."
-    ]
-    for penalty in ("l1", "l2"):
-        entries = {a: e for a, e in arms.items() if e["penalty"] == penalty}
-        if not entries:
-            continue
-        best_arm = min(entries, key=lambda a: entries[a]["test_mse"].mean)
-        best = entries[best_arm]
-        largest = max(entries, key=lambda a: entries[a]["strength"])
-        test = best.get("test_mse_vs_none")
-        significance = (
-            f"paired difference {test.difference:+.3g} [{test.low:+.3g}, {test.high:+.3g}], "
-            f"p = {test.p_value:.2g}, Holm-adjusted {best['p_holm']:.2g}"
-            if test is not None
-            else "no paired test"
-        )
-        verdict = (
-            "significant"
-            if test is not None and best["p_holm"] < 0.05 and test.difference < 0
-            else "not significant once the choice among strengths is accounted for"
-        )
-        lines.append(
-            f"{penalty.upper()}: the lowest test MSE is at strength {best['strength']:g}: "
-            f"{best['test_mse'].mean:.3g} against {base['test_mse'].mean:.3g} without a penalty "
-            f"({significance}: {verdict}); the gap goes from {base['gap'].mean:.3g} to "
-            f"{best['gap'].mean:.3g} and sum |w| from {base['l1_norm'].mean:.3g} to "
-            f"{best['l1_norm'].mean:.3g}. At {entries[largest]['strength']:g} the penalty "
-            f"dominates: train MSE {entries[largest]['train_mse'].mean:.3g}, test "
-            f"{entries[largest]['test_mse'].mean:.3g} (underfitting)."
-        )
-    helped = [
-        a
-        for a, e in arms.items()
-        if a != NONE and e.get("p_holm", 1.0) < 0.05 and e["test_mse_vs_none"].difference < 0
-    ]
-    lines.append(
-        "Strengths that lower the test error significantly (Holm-adjusted p < 0.05): "
-        + (", ".join(f"{a} (p {arms[a]['p_holm']:.2g})" for a in helped) if helped else "none")
+        "Tuned learning rates: "
+        + "; ".join(f"{label} {stats['arms'][label]['lr']:g}" for label in METHODS.values())
         + "."
-    )
-    penalised = [a for a in arms if a != NONE]
-    if penalised and base["gap"].mean > 0:
-        smallest = min(penalised, key=lambda a: arms[a]["gap"].mean)
-        share = arms[smallest]["gap"].mean / base["gap"].mean
-        test_change = arms[smallest]["test_mse"].mean - base["test_mse"].mean
-        train_change = arms[smallest]["train_mse"].mean - base["train_mse"].mean
-        how = (
-            f"the test MSE falls by {-test_change:.2g} and the train MSE rises by "
-            f"{train_change:.2g}"
-            if test_change < 0
-            else f"only because the train MSE rises (by {train_change:.2g}); the test MSE "
-            f"rises too (by {test_change:.2g})"
-        )
+    ]
+    for method, grid in (("l2", settings.l2_strengths), ("l1", settings.l1_strengths)):
+        chosen = [r["chosen"] for r in groups.get(METHODS[method], [])]
+        if chosen:
+            counts = ", ".join(f"{s:g} in {chosen.count(s)}" for s in grid if chosen.count(s))
+            lines.append(
+                f"Strengths cross-validation chose for {METHODS[method]}: {counts} of "
+                f"{len(chosen)} runs."
+            )
+    for label in (METHODS["none"], METHODS["l1"]):
+        zeros = [r["zero_weights"] for r in groups.get(label, [])]
+        if zeros:
+            lines.append(
+                f"Weights exactly 0 after training, {label}: mean {number(float(np.mean(zeros)))} "
+                f"of {total} (min {min(zeros)}, max {max(zeros)}; runs with any: "
+                f"{sum(z > 0 for z in zeros)} of {len(zeros)})."
+            )
+    early = [r["chosen"] for r in groups.get(METHODS["early"], [])]
+    if early:
         lines.append(
-            f"The smallest gap, {arms[smallest]['gap'].mean:.3g} at {smallest}, is {share:.0%} "
-            f"of the unpenalised one: {how}."
+            f"Early stopping: cross-validation chose a median of {number(float(np.median(early)))} "
+            f"steps (range {min(early):g} to {max(early):g}) of the {settings.steps} the "
+            "others train."
         )
+    noise = stats["arms"][METHODS["none"]]["columns"]
+    lines.append(
+        f"Without a penalty: train MSE {number(noise['train_mse']['mean'])}, test MSE "
+        f"{number(noise['test_mse']['mean'])} on fresh samples, whose noise alone gives "
+        f"{number(settings.noise**2)}."
+    )
     return lines
 
 
 def plot(result: ExperimentResult, folder: Path) -> list[Path]:
-    """Write this study's PNG plots into ``folder``; returns their paths."""
-    settings: RegularizationSettings = result.settings
-    groups = by_arm(result.records)
-    paths = []
-    baseline = groups.get(NONE)
-
-    figure, axes = new_figure(10.0, 3.8, ncols=2)
-    for panel, penalty in zip(axes, ("l1", "l2"), strict=True):
-        arms = [(r[0]["strength"], r) for a, r in groups.items() if r[0]["penalty"] == penalty]
-        arms.sort(key=lambda item: item[0])
-        if not arms:
-            continue
-        strengths = [s for s, _ in arms]
-        for index, (key, name) in enumerate((("train_mse", "train"), ("test_mse", "test"))):
-            stats = [mean_ci(column(group, key)) for _, group in arms]
-            errors = [0 if not np.isfinite(s.half_width) else s.half_width for s in stats]
-            panel.errorbar(
-                strengths,
-                [s.mean for s in stats],
-                yerr=errors,
-                marker="o",
-                capsize=3,
-                color=COLOURS[index],
-                label=f"{name} MSE",
+    """True-function MSE per arm and the fits of run 0."""
+    stats = result.stats["arms"]
+    names = list(stats)
+    cells = [stats[n]["columns"]["true_mse"] for n in names]
+    figure, (left, right) = new_figure(11.0, 3.8, ncols=2)
+    interval_bars(
+        left,
+        names,
+        [c["mean"] for c in cells],
+        [c["low"] or c["mean"] for c in cells],
+        [c["high"] or c["mean"] for c in cells],
+    )
+    left.set_xscale("log")
+    left.set_xlabel("MSE against the true sin, cos (geometric mean, 95% CI)")
+    left.set_title(f"{result.runs} runs, each arm at its tuned lr", fontsize=10)
+    grid = np.linspace(0.0, 1.0, result.settings.test_points)
+    fits = {r["arm"]: r for r in result.records if r["run"] == 0 and "fit" in r}
+    for index, (arm, record) in enumerate(fits.items()):
+        if index == 0:
+            points = np.array(record["train_xy"]).reshape(-1, 3)
+            right.scatter(
+                points[:, 0], points[:, 1], color="black", s=16, label="training points (sin)"
             )
-            if baseline is not None:
-                panel.axhline(
-                    column(baseline, key).mean(),
-                    color=COLOURS[index],
-                    linestyle=":",
-                    linewidth=1.2,
-                    label=f"{name}, no penalty",
-                )
-        panel.axhline(
-            settings.noise**2, color="grey", linestyle="--", linewidth=1, label="noise floor"
+            right.plot(grid, np.sin(grid), color="grey", linestyle="--", label="sin")
+        right.plot(
+            grid, np.array(record["fit"]).reshape(-1, 2)[:, 0], color=COLOURS[index], label=arm
         )
-        panel.set_xscale("log")
-        panel.set_xlabel(f"{penalty.upper()} strength")
-        panel.set_ylabel("MSE")
-        panel.set_title(f"{penalty.upper()}: train vs test error ({result.runs} runs)", fontsize=10)
-        panel.legend(fontsize=7)
-    paths.append(save_png(figure, folder / "regularization_train_test.png"))
-
-    figure, axes = new_figure(10.0, 3.6, ncols=2)
-    for panel, (key, name) in zip(
-        axes, (("l1_norm", "sum |w|"), ("l2_norm", "sqrt(sum w²)")), strict=True
-    ):
-        for index, penalty in enumerate(("l1", "l2")):
-            arms = sorted(
-                ((r[0]["strength"], r) for r in groups.values() if r[0]["penalty"] == penalty),
-                key=lambda item: item[0],
-            )
-            if arms:
-                panel.plot(
-                    [s for s, _ in arms],
-                    [column(g, key).mean() for _, g in arms],
-                    marker="o",
-                    color=COLOURS[index + 2],
-                    label=penalty.upper(),
-                )
-        if baseline is not None:
-            panel.axhline(
-                column(baseline, key).mean(), color="black", linestyle=":", label="no penalty"
-            )
-        panel.set_xscale("log")
-        panel.set_xlabel("penalty strength")
-        panel.set_title(f"Weight norm {name} after training", fontsize=10)
-        panel.legend(fontsize=8)
-    paths.append(save_png(figure, folder / "regularization_weights.png"))
-
-    fits = [r for r in result.records if "fit" in r and r["run"] == 0]
-    if fits:
-        shown = [r for r in fits if r["arm"] == NONE]
-        for penalty in ("l1", "l2"):
-            candidates = [r for r in fits if r["penalty"] == penalty]
-            if candidates:
-                mean_test = {
-                    r["arm"]: column(groups[r["arm"]], "test_mse").mean() for r in candidates
-                }
-                shown.append(min(candidates, key=lambda r: mean_test[r["arm"]]))
-                shown.append(max(candidates, key=lambda r: r["strength"]))
-        grid = np.linspace(0.0, 1.0, settings.test_points)
-        figure, axes = new_figure(10.0, 3.8, ncols=2)
-        for output, (panel, name) in enumerate(zip(axes, ("sin", "cos"), strict=True)):
-            record = shown[0]
-            panel.scatter(
-                record["train_x"],
-                np.array(record["train_y"])[:, output],
-                color="black",
-                s=18,
-                zorder=3,
-                label="training points",
-            )
-            panel.plot(
-                grid,
-                _targets(grid[:, None])[:, output],
-                color="grey",
-                linestyle="--",
-                label=f"true {name}",
-            )
-            for index, fit in enumerate(shown):
-                panel.plot(
-                    grid, np.array(fit["fit"])[:, output], color=COLOURS[index], label=fit["arm"]
-                )
-            panel.set_xlabel("x")
-            panel.set_title(f"{name}: fits of run 0", fontsize=10)
-            panel.legend(fontsize=7)
-        paths.append(save_png(figure, folder / "regularization_fits.png"))
-    return paths
+    right.set_xlabel("x")
+    right.set_title("Fits of sin in run 0", fontsize=10)
+    right.legend(fontsize=7)
+    return [save_png(figure, folder / "regularization_fits.png")]
 
 
 STUDY = Study(
     name="regularization",
-    title="Regularization: L1 and L2 penalties on a reduced data set",
+    title="Regularization: L2, L1 and early stopping on a reduced data set",
     question="Reduce the size of dataset and add L1 and L2 regularization to the cost function.",
-    method="""
-The article's network ([1, 16, 2], relu hidden units, linear output by default, learning
-rate 1) is trained with tinygrad_nn on a reduced data set: a few points x ~ U[0, 1) with
-targets sin x and cos x plus Gaussian noise, cycled for many steps, with the cost
-sum(e²) / 2B + l1 * sum(|w|) or + l2 * sum(w²) (weights only, as in `tnn.reference`).
-Every strength of both penalties, and no penalty, is trained from the same data and initial
-weights per run. Each run reports train error (its own points), test error (fresh noisy
-samples), error against the true functions, and the weight norms.
-""",
-    default_runs=32,
+    method=(
+        "The article's network (1-16-2, relu hidden units, linear output) trained by full-batch "
+        "SGD on a few noisy points (targets sin x, cos x plus Gaussian noise), with no penalty, "
+        "L2 (l2 sum(w²) added to sum(e²)/2B), L1 by proximal SGD, or early stopping; each "
+        "strength or step count chosen by k-fold cross-validation on the training points, "
+        "each arm's learning rate tuned on selection runs. Judged against the true functions "
+        "and on fresh noisy test samples."
+    ),
     settings_type=RegularizationSettings,
-    make_tasks=make_tasks,
-    analyze=analyze,
+    default_runs=24,
+    arms=arms,
+    run=run_regularization,
+    metric=Metric("true_mse", "MSE against the true functions"),
+    comparisons=comparisons,
+    columns=(
+        Column("true_mse", "MSE vs true sin, cos", "geomean"),
+        Column("test_mse", "test MSE (fresh noisy samples)"),
+        Column("train_mse", "train MSE"),
+        Column("zero_weights", "weights exactly 0"),
+        Column("l1_norm", "sum of abs(w)"),
+        Column("chosen", "chosen strength or steps", "median"),
+    ),
+    conclude=conclude,
     plot=plot,
+    check=_check,
 )

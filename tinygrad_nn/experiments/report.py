@@ -1,9 +1,11 @@
 """Writing an experiment's outputs: ``results.json``, PNG plots and ``report.md``.
 
-Every file is written atomically (a temporary file in the same folder, then
-``os.replace``), so a reader never sees half a file and an interrupted run leaves the old
-one. Figures are built with ``matplotlib.figure.Figure`` directly (the Agg renderer, no
-pyplot), so nothing ever opens a window or blocks.
+The report (and the generated sections of docs/experiments.md) are rendered from the
+content of ``results.json`` alone (`render_markdown`), so they cannot disagree with it.
+The output folder is written as a whole: everything goes to a temporary folder beside it,
+which replaces the old folder by renames once complete, so an interrupted study leaves the
+old folder (or none), never a mix. Figures are built with ``matplotlib.figure.Figure``
+directly (the Agg renderer, no pyplot), so nothing ever opens a window or blocks.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 import math
 import os
 import platform
+import secrets
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tinygrad_nn._files import atomic_path
-from tinygrad_nn.experiments.stats import Summary, format_mean_ci, mean_ci
+from tinygrad_nn.experiments.study import Table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -33,10 +37,10 @@ __all__ = [
     "command_line",
     "mean_band",
     "new_figure",
+    "render_markdown",
     "results_dict",
     "results_json",
     "save_png",
-    "summary_cell",
     "write_outputs",
 ]
 
@@ -44,7 +48,7 @@ COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#1
 
 
 def _write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` to ``path`` with `atomic_path`, the one way tinygrad_nn writes a file."""
     with atomic_path(path) as temporary:
         temporary.write_text(text, encoding="utf-8")
     return path
@@ -63,8 +67,7 @@ def new_figure(width: float = 7.0, height: float = 4.0, ncols: int = 1) -> tuple
 
 
 def save_png(figure: Figure, path: Path, dpi: int = 110) -> Path:
-    """Write the figure as PNG, atomically (creating its folder)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the figure as PNG, atomically (its folder must exist)."""
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=dpi)
     return path
@@ -90,22 +93,17 @@ def mean_band(
         axes.fill_between(steps, low, mean + half, color=colour, alpha=0.2, linewidth=0)
 
 
-# --------------------------------------------------------------------------- text
+# --------------------------------------------------------------------------- results
 
 
-def summary_cell(values: Sequence[float], digits: int = 3) -> str:
-    """``"mean ± half-width"`` of the 95% Student-t interval, for a table cell."""
-    return format_mean_ci(mean_ci(values), digits)
-
-
-def _summary_json(value: Any) -> Any:
-    """Make analysis summaries JSON-ready (dataclasses to dicts, NaN to None)."""
-    if isinstance(value, Summary) or dataclasses.is_dataclass(value):
-        return _summary_json(dataclasses.asdict(value))
+def _json_ready(value: Any) -> Any:
+    """Make values JSON-ready (dataclasses to dicts, NaN and inf to None, NumPy to Python)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _json_ready(dataclasses.asdict(value))
     if isinstance(value, dict):
-        return {str(k): _summary_json(v) for k, v in value.items()}
+        return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_summary_json(v) for v in value]
+        return [_json_ready(v) for v in value]
     if isinstance(value, (np.floating, float)):
         number = float(value)
         return number if math.isfinite(number) else None
@@ -145,102 +143,210 @@ def _versions() -> dict[str, str]:
     }
 
 
-def results_dict(result: ExperimentResult) -> dict[str, Any]:
-    """Everything ``results.json`` holds: settings, every run's record, the analysis."""
+def design_dict(result: ExperimentResult) -> dict[str, Any]:
+    """The design as declared: compared quantity, comparisons, arms and their candidates."""
+    study = result.study
     return {
+        "metric": dataclasses.asdict(study.metric),
+        "comparisons": [list(pair) for pair in study.comparisons(result.settings)],
+        "selection_runs": result.settings.selection_runs,
+        "arms": [
+            {"name": a.name, "group": a.group, "lrs": list(a.lrs), "params": dict(a.params)}
+            for a in study.arms(result.settings)
+        ],
+    }
+
+
+def results_dict(result: ExperimentResult, records: bool = True) -> dict[str, Any]:
+    """Everything ``results.json`` holds; ``records=False`` leaves out the per-run records."""
+    content = {
         "study": result.study.name,
         "title": result.study.title,
         "question": result.study.question,
+        "method": result.study.method.strip(),
         "command": command_line(result),
-        "settings": _summary_json(dataclasses.asdict(result.settings)),
+        "design": design_dict(result),
+        "settings": dataclasses.asdict(result.settings),
         "runs": result.runs,
         "seed": result.seed,
         "executor": result.executor,
         "elapsed_s": result.elapsed_s,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": _versions(),
-        "conclusions": result.analysis.conclusions,
-        "summary": _summary_json(result.analysis.summary),
-        "measurements": _summary_json(result.measurements),
-        "records": _summary_json(result.records),
+        "tables": [dataclasses.asdict(t) for t in result.tables],
+        "conclusions": result.conclusions,
+        "stats": result.stats,
     }
+    if records:
+        content["records"] = result.records
+        content["selection_records"] = result.selection_records
+    return _json_ready(content)
 
 
-def _settings_table(result: ExperimentResult) -> str:
-    lines = ["| setting | value |", "|---|---|"]
-    for field in dataclasses.fields(result.settings):
-        value = getattr(result.settings, field.name)
-        lines.append(f"| `{field.name}` | {value} |")
-    return "\n".join(lines)
-
-
-def report_markdown(result: ExperimentResult, figures: Sequence[Path]) -> str:
-    """The text of ``report.md``: question, method, tables, conclusions, plots, settings."""
-    study, analysis = result.study, result.analysis
-    lines = [
-        f"# {study.title}",
-        "",
-        "> " + study.question.replace("\n", "\n> "),
-        "",
-        f"Rerun: `{command_line(result)}`",
-        "",
-        "## Method",
-        "",
-        study.method.strip(),
-        "",
-        "## Results",
-        "",
-    ]
-    for table in analysis.tables:
-        lines += [f"### {table.title}", "", table.to_markdown(), ""]
-    lines += ["## Conclusion", ""]
-    lines += [f"- {sentence}" for sentence in analysis.conclusions]
-    lines.append("")
-    if figures:
-        lines += ["## Plots", ""]
-        lines += [f"![{path.stem}]({path.name})" for path in figures]
-        lines.append("")
-    lines += [
-        "## Settings",
-        "",
-        _settings_table(result),
-        "",
-        f"{result.runs} runs per arm, base seed {result.seed}, executor {result.executor}, "
-        f"{result.elapsed_s:.1f} s for the runs and the analysis. Every run's numbers are in "
-        "`results.json`.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _rounded_curves(record: dict[str, Any]) -> dict[str, Any]:
-    """Per-step lists (cost curves) to 6 significant digits: half the file, same plots."""
+def _rounded(record: dict[str, Any]) -> dict[str, Any]:
+    """Per-step lists (cost curves) to 4 significant digits: a quarter of the file, same plots."""
     return {
-        key: [float(f"{v:.6g}") for v in value]
-        if isinstance(value, list) and len(value) > 20 and isinstance(value[0], float)
+        key: [None if v is None else float(f"{v:.4g}") for v in value]
+        if isinstance(value, list) and len(value) > 20
         else value
         for key, value in record.items()
     }
 
 
-def results_json(result: ExperimentResult) -> str:
-    """The text of ``results.json``: indented header, then one line per run's record.
+def results_json(result: ExperimentResult, records: bool = True) -> str:
+    """The text of ``results.json``: indented header, then one line per run's record."""
+    content = results_dict(result, records)
+    lists = {k: content.pop(k) for k in ("records", "selection_records") if k in content}
+    text = json.dumps(content, indent=1, ensure_ascii=False)
+    if not lists:
+        return text + "\n"
+    parts = [
+        f' "{key}": [\n'
+        + ",\n".join(json.dumps(_rounded(r), ensure_ascii=False) for r in value)
+        + "\n ]"
+        for key, value in lists.items()
+    ]
+    return text[:-2] + ",\n" + ",\n".join(parts) + "\n}\n"
 
-    Per-step curves are rounded to 6 significant digits; every other number is exact.
-    """
-    content = results_dict(result)
-    records = content.pop("records")
-    head = json.dumps(content, indent=1, ensure_ascii=False)
-    lines = ",\n".join(
-        json.dumps(_rounded_curves(record), ensure_ascii=False) for record in records
+
+def _params(params: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in params.items()) or "the article's"
+
+
+def design_markdown(results: dict[str, Any]) -> list[str]:
+    """The design section: what is compared, declared before the runs, and how lrs are set."""
+    design = results["design"]
+    metric = design["metric"]
+    how = (
+        "ratio of geometric means over paired runs"
+        if metric["kind"] == "ratio"
+        else "difference of rates over paired runs (McNemar)"
     )
-    return f'{head[:-2]},\n "records": [\n{lines}\n ]\n}}\n'
+    pairs = "; ".join(f"{a} vs {b}" for a, b in design["comparisons"]) or "none"
+    lines = [
+        f"- Compared quantity, declared with the study before any run: **{metric['label']}** "
+        f"(`{metric['key']}`), lower is better, as a {how}.",
+        f"- Comparisons (Holm-adjusted together, level {results['stats']['alpha']:g}): {pairs}.",
+        f"- {results['runs']} compared runs per arm (run *i* of every arm shares its seeds); "
+        f"each arm with several candidate learning rates is tuned on "
+        f"{design['selection_runs']} selection runs per candidate, with disjoint seeds.",
+        "",
+        "| arm | trains with | candidate lrs |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| {a['name']} | {_params(a['params'])} | {', '.join(f'{lr:g}' for lr in a['lrs'])} |"
+        for a in design["arms"]
+    ]
+    return lines
+
+
+def render_markdown(
+    results: dict[str, Any], images: Sequence[str] = (), level: int = 1, settings: bool = True
+) -> str:
+    """Markdown of a study from the content of its ``results.json`` (report and docs).
+
+    Args:
+        results: the parsed ``results.json`` (records not needed).
+        images: image paths to show, in order.
+        level: heading level of the title (sections are one deeper).
+        settings: end with the settings table and run facts.
+    """
+    h, sub = "#" * level, "#" * (level + 1)
+    lines = [
+        f"{h} {results['title']}",
+        "",
+        "> " + results["question"].replace("\n", "\n> "),
+        "",
+        f"Rerun: `{results['command']}`",
+        "",
+        f"{sub} Method",
+        "",
+        results["method"],
+        "",
+        f"{sub} Design",
+        "",
+        *design_markdown(results),
+        "",
+        f"{sub} Results",
+        "",
+    ]
+    for table in results["tables"]:
+        lines += [f"**{table['title']}**", "", Table(**table).to_markdown(), ""]
+    lines += [f"{sub} Conclusions", ""]
+    lines += [f"- {sentence}" for sentence in results["conclusions"]]
+    lines.append("")
+    if images:
+        lines += [f"{sub} Plots", ""]
+        lines += [f"![{Path(image).stem}]({image})" for image in images]
+        lines.append("")
+    if settings:
+        lines += [f"{sub} Settings", "", "| setting | value |", "|---|---|"]
+        lines += [f"| `{k}` | {v} |" for k, v in results["settings"].items()]
+        lines += [
+            "",
+            f"{results['runs']} compared runs per arm, base seed {results['seed']}, executor "
+            f"{results['executor']}, {results['elapsed_s']:.1f} s. Every run's numbers are in "
+            "`results.json`.",
+            "",
+        ]
+    return "\n".join(lines)
 
 
 def write_outputs(result: ExperimentResult, folder: Path) -> list[Path]:
-    """Write ``results.json``, the study's PNG plots and ``report.md`` into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    results_path = _write_text(folder / "results.json", results_json(result))
-    figures = result.study.plot(result, folder)
-    report_path = _write_text(folder / "report.md", report_markdown(result, figures))
-    return [results_path, *figures, report_path]
+    """Write ``results.json``, the plots and ``report.md`` as one new ``folder``.
+
+    Everything is written to a temporary folder beside ``folder``, which then takes its
+    place; on any error (KeyboardInterrupt included) the temporary folder is removed and an
+    old ``folder`` is left as it was. ``folder``'s parent must exist.
+    """
+    folder = Path(folder)
+    if not folder.parent.is_dir():
+        raise FileNotFoundError(
+            f"write_outputs: cannot write {str(folder)!r}: its folder "
+            f"{str(folder.parent)!r} does not exist"
+        )
+    if folder.exists() and not folder.is_dir():
+        raise FileExistsError(f"write_outputs: {str(folder)!r} exists and is not a folder")
+    # mkdir, not mkdtemp: the folder gets the permissions a plain mkdir gives (umask).
+    temporary = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.tmp"
+    temporary.mkdir()
+    try:
+        _write_text(temporary / "results.json", results_json(result))
+        figures = result.study.plot(result, temporary)
+        report = render_markdown(results_dict(result, records=False), [p.name for p in figures])
+        _write_text(temporary / "report.md", report)
+        names = ["results.json", *(p.name for p in figures), "report.md"]
+        if folder.exists():
+            old = folder.parent / f".{folder.name}.{secrets.token_hex(4)}.old"
+            os.replace(folder, old)
+            os.replace(temporary, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temporary, folder)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return [folder / name for name in names]
+
+
+def interval_bars(
+    axes: Axes,
+    labels: Sequence[str],
+    values: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    colour: str = COLOURS[0],
+) -> None:
+    """Horizontal bars with interval whiskers, one per label (top to bottom).
+
+    The whiskers are clipped at 0 length, so a bound that rounding put a hair on the wrong
+    side of its value (a Wilson bound of 3.5e-18 around a rate of 0) cannot make matplotlib
+    reject a negative error bar.
+    """
+    value = np.asarray(values, dtype=np.float64)
+    below = np.maximum(value - np.asarray(lows, dtype=np.float64), 0.0)
+    above = np.maximum(np.asarray(highs, dtype=np.float64) - value, 0.0)
+    rows = np.arange(len(labels))[::-1]
+    axes.barh(rows, value, xerr=[below, above], color=colour, alpha=0.8, capsize=3)
+    axes.set_yticks(rows, list(labels), fontsize=8)

@@ -10,7 +10,9 @@ they finish in. Results therefore never depend on the executor or the number of 
 
 Seeds: run ``i`` of a study with base seed ``s`` draws everything from
 ``numpy.random.default_rng([s, i, stream])``: independent streams per run, identical
-across arms of a comparison (common random numbers).
+across arms of a comparison (common random numbers). Runs of the selection phase (where
+learning rates are tuned) draw from ``[s, i, stream, SELECTION]`` instead: data and
+weights disjoint from every compared run.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -42,17 +45,21 @@ __all__ = [
 DATA_STREAM = 0
 WEIGHT_STREAM = 1
 NOISE_STREAM = 2
+# Phases: the compared runs, and the selection runs that tune each arm's learning rate.
+COMPARISON = 0
+SELECTION = 1
 
 
-def run_rng(seed: int, run: int, stream: int) -> np.random.Generator:
-    """The generator of random ``stream`` (data, weights, ...) for run ``run``.
+def run_rng(seed: int, run: int, stream: int, phase: int = COMPARISON) -> np.random.Generator:
+    """The generator of random ``stream`` (data, weights, ...) for run ``run`` of ``phase``.
 
     Example:
         >>> a = run_rng(0, 3, DATA_STREAM).random()
         >>> a == run_rng(0, 3, DATA_STREAM).random() != run_rng(0, 4, DATA_STREAM).random()
         True
     """
-    return np.random.default_rng([int(seed), int(run), int(stream)])
+    key = [int(seed), int(run), int(stream)]
+    return np.random.default_rng(key if phase == COMPARISON else [*key, int(phase)])
 
 
 @dataclass(frozen=True)
@@ -124,7 +131,10 @@ def make_executor(jobs: int | None = None, scheduler: str | None = None) -> Iter
     if jobs == 1:
         yield InlineExecutor()
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # Workers ignore Ctrl-C: the main process handles it (one line, no traceback per worker).
+    with ProcessPoolExecutor(
+        max_workers=jobs, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)
+    ) as pool:
         yield pool
 
 

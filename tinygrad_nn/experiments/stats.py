@@ -26,10 +26,13 @@ import numpy as np
 from tinygrad_nn._random import as_generator
 
 __all__ = [
+    "PairedComparison",
     "Proportion",
     "Summary",
     "TestResult",
+    "adjust",
     "bootstrap_ci",
+    "compare_paired",
     "format_mean_ci",
     "format_proportion",
     "holm",
@@ -137,9 +140,11 @@ def proportion_ci(successes: int, n: int, confidence: float = 0.95) -> Proportio
     denominator = 1 + z * z / n
     centre = (rate + z * z / (2 * n)) / denominator
     half = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / denominator
-    return Proportion(
-        int(successes), int(n), rate, max(0.0, centre - half), min(1.0, centre + half), confidence
-    )
+    # In exact arithmetic low <= rate <= high; rounding can put a bound a hair on the wrong
+    # side of 0% or 100% (3.5e-18 for 0 of n), which would give a plot a negative error bar.
+    low = min(rate, max(0.0, centre - half))
+    high = max(rate, min(1.0, centre + half))
+    return Proportion(int(successes), int(n), rate, low, high, confidence)
 
 
 @dataclass(frozen=True)
@@ -312,3 +317,105 @@ def format_proportion(proportion: Proportion) -> str:
         if proportion.n
         else "n/a"
     )
+
+
+# Compared values are capped here before taking logs: a diverged run (inf) counts as this.
+LOG_CAP = 1e6
+LOG_FLOOR = 1e-300
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Arm a against arm b on the same runs: effect, its interval and the p-value.
+
+    ``kind`` "ratio": ``effect`` is the ratio of geometric means a / b, exp of the mean
+    paired log difference, with the exponentiated Student-t interval, p from the paired
+    t-test of the logs. ``kind`` "difference": for yes/no outcomes, ``effect`` is rate(a) -
+    rate(b) with the paired t interval of the indicator differences and the exact McNemar
+    p-value. ``d_z`` is the standardised mean paired difference (mean / std of the
+    differences); ``p_holm`` is filled in by `adjust`.
+    """
+
+    kind: str
+    n: int
+    mean_a: float
+    mean_b: float
+    effect: float
+    low: float
+    high: float
+    p_value: float
+    d_z: float
+    confidence: float = 0.95
+    p_holm: float = math.nan
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_paired(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    kind: str = "ratio",
+    confidence: float = 0.95,
+) -> PairedComparison:
+    """Paired comparison of two arms' values on the same runs (see `PairedComparison`).
+
+    Args:
+        a, b: one value per run, run i of a paired with run i of b. For "ratio", positive
+            numbers (non-finite or above `LOG_CAP` count as `LOG_CAP`); for "difference",
+            booleans.
+        kind: "ratio" (positive, skewed quantities such as errors) or "difference" (rates).
+        confidence: coverage of the interval.
+
+    Example:
+        >>> c = compare_paired([1.0, 2.0, 4.0], [2.0, 4.0, 8.0])
+        >>> round(c.effect, 6), c.p_value
+        (0.5, 0.0)
+    """
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(
+            f"compare_paired: needs two flat samples of equal size >= 2, got {x.shape}, {y.shape}"
+        )
+    if kind == "ratio":
+        lx = np.log(np.clip(np.nan_to_num(x, nan=LOG_CAP, posinf=LOG_CAP), LOG_FLOOR, LOG_CAP))
+        ly = np.log(np.clip(np.nan_to_num(y, nan=LOG_CAP, posinf=LOG_CAP), LOG_FLOOR, LOG_CAP))
+        test = paired_t_test(lx, ly, confidence)
+        spread = float(np.std(lx - ly, ddof=1))
+        return PairedComparison(
+            kind,
+            int(x.size),
+            float(np.exp(lx.mean())),
+            float(np.exp(ly.mean())),
+            float(np.exp(test.difference)),
+            float(np.exp(test.low)),
+            float(np.exp(test.high)),
+            test.p_value,
+            test.difference / spread if spread > 0 else 0.0,
+            confidence,
+        )
+    if kind == "difference":
+        test = paired_t_test(x, y, confidence)
+        spread = float(np.std(x - y, ddof=1))
+        p_value = mcnemar_test(x.astype(bool), y.astype(bool))[2]
+        return PairedComparison(
+            kind,
+            int(x.size),
+            float(x.mean()),
+            float(y.mean()),
+            test.difference,
+            test.low,
+            test.high,
+            p_value,
+            test.difference / spread if spread > 0 else 0.0,
+            confidence,
+        )
+    raise ValueError(f"compare_paired: kind must be 'ratio' or 'difference', got {kind!r}")
+
+
+def adjust(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
+    """The comparisons with ``p_holm`` set: Holm's adjustment over all of them together."""
+    from dataclasses import replace
+
+    adjusted = holm([c.p_value for c in comparisons])
+    return [replace(c, p_holm=p) for c, p in zip(comparisons, adjusted, strict=True)]
