@@ -259,3 +259,205 @@ def concatenate(tensors: Sequence[Any], axis: int | None = 0) -> Tensor:
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis (np.stack with gradients)."""
     return ops.Stack.apply(*[as_tensor(t) for t in tensors], axis=axis)
+
+
+# ------------------------------------------------------------------ convolution and pooling
+# (nn/optim engineer; NCHW, PyTorch's semantics; the ops are in tinygrad_nn/ops/conv.py)
+
+__all__ += ["avg_pool2d", "conv2d", "max_pool2d"]
+
+
+def _int_pair(fn: str, name: str, value: Any, minimum: int) -> tuple[int, int]:
+    """An int or a pair of ints, each >= minimum, as a pair."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or any(
+        isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum for v in pair
+    ):
+        raise ValueError(
+            f"{fn}: {name} must be an int >= {minimum} or a pair of them, got {value!r}"
+        )
+    return int(pair[0]), int(pair[1])
+
+
+def _batched(fn: str, x: Any) -> tuple[Tensor, bool]:
+    """x as a 4-d (N, C, H, W) Tensor; a 3-d (C, H, W) input gets a batch axis of 1."""
+    x = as_tensor(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: expected a floating input, got dtype {x.dtype}")
+    if x.ndim == 3:
+        return x.reshape(1, *x.shape), True
+    if x.ndim != 4:
+        raise ValueError(
+            f"{fn}: expected an input of shape (N, C, H, W) or (C, H, W), got {x.shape}"
+        )
+    return x, False
+
+
+def _check_output(
+    fn: str,
+    x: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> None:
+    sizes = [
+        ops.conv.output_size(x.shape[2 + i], kernel[i], stride[i], padding[i], dilation[i])
+        for i in (0, 1)
+    ]
+    if min(sizes) < 1:
+        raise ValueError(
+            f"{fn}: the input's spatial size {x.shape[2:]} with padding {padding} is smaller "
+            f"than the kernel {kernel} with dilation {dilation}; pad more or use a smaller kernel"
+        )
+
+
+def _pool_window(
+    fn: str, x: Any, kernel_size: Any, stride: Any, padding: Any, dilation: Any
+) -> tuple[Tensor, bool, dict[str, tuple[int, int]]]:
+    """The batched input, whether a batch axis was added, and the checked window geometry."""
+    x, unbatched = _batched(fn, x)
+    kernel = _int_pair(fn, "kernel_size", kernel_size, 1)
+    window = {
+        "kernel_size": kernel,
+        "stride": kernel if stride is None else _int_pair(fn, "stride", stride, 1),
+        "padding": _int_pair(fn, "padding", padding, 0),
+        "dilation": _int_pair(fn, "dilation", dilation, 1),
+    }
+    pad = window["padding"]
+    if pad[0] > kernel[0] // 2 or pad[1] > kernel[1] // 2:
+        raise ValueError(
+            f"{fn}: padding {pad} must be at most half the kernel size {kernel} (PyTorch's "
+            "rule, so that every window holds an input element)"
+        )
+    _check_output(fn, x, kernel, window["stride"], pad, window["dilation"])
+    return x, unbatched, window
+
+
+def conv2d(
+    x: Any,
+    w: Any,
+    b: Any = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+    groups: int = 1,
+) -> Tensor:
+    """2-d cross-correlation, NCHW, as in ``torch.nn.functional.conv2d``; one graph node.
+
+    ``y[n, o, h, w] = b[o] + sum_{c,i,j} w[o, c, i, j] * x_pad[n, g(o) + c, s h + d i, s w + d j]``
+
+    Args:
+        x: input (N, C, H, W), or (C, H, W) for one sample.
+        w: kernel (O, C / groups, KH, KW).
+        b: optional bias (O,).
+        stride: step between windows (int or (sh, sw)).
+        padding: zeros added on each side (int or (ph, pw)).
+        dilation: spacing between kernel elements (int or (dh, dw)).
+        groups: split C and O into this many independent groups.
+
+    Returns:
+        (N, O, OH, OW) with OH = (H + 2 ph - dh (KH - 1) - 1) // sh + 1 (likewise OW).
+
+    Example:
+        >>> conv2d(Tensor(np.ones((1, 1, 4, 4))), Tensor(np.ones((2, 1, 3, 3)))).shape
+        (1, 2, 2, 2)
+    """
+    fn = "conv2d"
+    x, unbatched = _batched(fn, x)
+    w = as_tensor(w, like=x)
+    stride_ = _int_pair(fn, "stride", stride, 1)
+    padding_ = _int_pair(fn, "padding", padding, 0)
+    dilation_ = _int_pair(fn, "dilation", dilation, 1)
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive int, got {groups!r}")
+    if w.ndim != 4:
+        raise ValueError(f"{fn}: w must have shape (O, C / groups, KH, KW), got {w.shape}")
+    channels, out_channels = x.shape[1], w.shape[0]
+    if channels % groups or out_channels % groups or w.shape[1] * groups != channels:
+        raise ValueError(
+            f"{fn}: input with {channels} channels, w of shape {w.shape} and groups={groups} "
+            f"do not fit: need C = {w.shape[1]} * groups and O divisible by groups"
+        )
+    if w.dtype != x.dtype:
+        raise TypeError(
+            f"{fn}: x has dtype {x.dtype} but w {w.dtype}; convert one (e.g. w.astype(x.dtype))"
+        )
+    _check_output(fn, x, (w.shape[2], w.shape[3]), stride_, padding_, dilation_)
+    settings = {"stride": stride_, "padding": padding_, "dilation": dilation_, "groups": groups}
+    if b is None:
+        out = ops.Conv2d.apply(x, w, **settings)
+    else:
+        b = as_tensor(b, like=x)
+        if b.shape != (out_channels,):
+            raise ValueError(f"{fn}: b must have shape ({out_channels},), got {b.shape}")
+        out = ops.Conv2d.apply(x, w, b, **settings)
+    return out.reshape(*out.shape[1:]) if unbatched else out
+
+
+def max_pool2d(
+    x: Any,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> Tensor:
+    """The maximum of each window, NCHW, as ``torch.nn.functional.max_pool2d``; one node.
+
+    Args:
+        x: input (N, C, H, W), or (C, H, W).
+        kernel_size: window size (int or pair).
+        stride: step between windows; defaults to kernel_size.
+        padding: -inf added on each side, at most half the kernel (int or pair).
+        dilation: spacing inside a window.
+
+    Example:
+        >>> max_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data.ravel().tolist()
+        [5.0, 7.0, 13.0, 15.0]
+    """
+    x, unbatched, window = _pool_window("max_pool2d", x, kernel_size, stride, padding, dilation)
+    out = ops.MaxPool2d.apply(x, **window)
+    return out.reshape(*out.shape[1:]) if unbatched else out
+
+
+def avg_pool2d(
+    x: Any,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+    padding: int | tuple[int, int] = 0,
+    count_include_pad: bool = True,
+) -> Tensor:
+    """The mean of each window, NCHW, as ``torch.nn.functional.avg_pool2d``.
+
+    Composed, not a primitive: a `conv2d` of every channel (as a batch of 1-channel images)
+    with a constant kernel of 1 / (KH KW), so its gradients are the convolution's.
+
+    Args:
+        x: input (N, C, H, W), or (C, H, W).
+        kernel_size: window size (int or pair).
+        stride: step between windows; defaults to kernel_size.
+        padding: zeros added on each side, at most half the kernel.
+        count_include_pad: divide by the whole window (True) or only by its real elements.
+
+    Example:
+        >>> avg_pool2d(Tensor(np.arange(16.0).reshape(1, 1, 4, 4)), 2).data.ravel().tolist()
+        [2.5, 4.5, 10.5, 12.5]
+    """
+    x, unbatched, window = _pool_window("avg_pool2d", x, kernel_size, stride, padding, 1)
+    kernel, stride_, padding_ = window["kernel_size"], window["stride"], window["padding"]
+    n, c, h, w = x.shape
+    ones = np.ones((1, 1, *kernel), dtype=x.dtype)
+    planes = x.reshape(n * c, 1, h, w)
+    out = conv2d(planes, ones / ones.size, stride=stride_, padding=padding_)
+    if not count_include_pad and (padding_[0] or padding_[1]):
+        counts = ops.Conv2d.evaluate(
+            np.ones((1, 1, h, w), x.dtype),
+            ones,
+            stride=stride_,
+            padding=padding_,
+            dilation=(1, 1),
+            groups=1,
+        )
+        out = out * (ones.size / counts)
+    out = out.reshape(n, c, *out.shape[2:])
+    return out.reshape(*out.shape[1:]) if unbatched else out

@@ -19,6 +19,8 @@ op in a higher-order pass, since it could not differentiate through that array. 
 never writes into arrays in place (``out[...] = ...``, ``+=`` on a saved array).
 """
 
+from tinygrad_nn.ops.conv import *  # noqa: F403
+from tinygrad_nn.ops.conv import __all__ as _conv_names
 from tinygrad_nn.ops.core import *  # noqa: F403
 from tinygrad_nn.ops.core import __all__ as _core_names
 from tinygrad_nn.ops.elementwise import *  # noqa: F403
@@ -30,4 +32,11 @@ from tinygrad_nn.ops.reductions import __all__ as _reduction_names
 from tinygrad_nn.ops.shape import *  # noqa: F403
 from tinygrad_nn.ops.shape import __all__ as _shape_names
 
-__all__ = [*_core_names, *_elementwise_names, *_reduction_names, *_shape_names, *_linalg_names]
+__all__ = [
+    *_core_names,
+    *_elementwise_names,
+    *_reduction_names,
+    *_shape_names,
+    *_linalg_names,
+    *_conv_names,
+]
