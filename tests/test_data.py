@@ -1,4 +1,5 @@
-"""Synthetic data sets and the batch iterator: shapes, ranges, seeding and argument checks."""
+"""Synthetic data sets, the batch iterator, TensorDataset and DataLoader: shapes, ranges,
+seeding, epochs and argument checks."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tinygrad_nn import Tensor, data
 from tinygrad_nn.data import batches, moons, sincos, sincos_grid, two_spirals
 
 CLASSIFICATION_SETS = [two_spirals, moons]
@@ -185,3 +187,63 @@ def test_bad_arguments_are_rejected(
 ) -> None:
     with pytest.raises(error, match=pattern):
         call()
+
+
+# ---------------------------------------------------------------------- TensorDataset, DataLoader
+
+
+def test_tensor_dataset_indexing_and_errors() -> None:
+    x, y = np.arange(12.0).reshape(6, 2), np.arange(6)
+    dataset = data.TensorDataset(x, y)
+    assert len(dataset) == 6
+    xi, yi = dataset[4]
+    np.testing.assert_array_equal(xi, [8.0, 9.0])
+    assert yi == 4
+    rows = dataset[np.array([5, 0])]
+    np.testing.assert_array_equal(rows[1], [5, 0])
+    as_tensor = data.TensorDataset(Tensor(x))[1:3][0]
+    assert isinstance(as_tensor, Tensor) and not as_tensor.requires_grad
+    with pytest.raises(ValueError, match=r"same first \(sample\) axis.*\(6, 2\), \(5,\)"):
+        data.TensorDataset(x, np.arange(5))
+    with pytest.raises(ValueError, match="at least one"):
+        data.TensorDataset()
+
+
+def test_data_loader_batches_epochs_and_drop_last() -> None:
+    x, y = np.arange(10.0)[:, None], np.arange(10)
+    loader = data.DataLoader(data.TensorDataset(x, y), batch_size=4)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [len(yb) for _, yb in batches] == [4, 4, 2]  # the last, short batch
+    np.testing.assert_array_equal(np.concatenate([yb for _, yb in batches]), y)  # in order
+    np.testing.assert_array_equal(batches[0][0], x[:4])
+
+    dropping = data.DataLoader(data.TensorDataset(x, y), batch_size=4, drop_last=True)
+    assert len(dropping) == 2 and [len(yb) for _, yb in dropping] == [4, 4]
+
+    shuffled = data.DataLoader(data.TensorDataset(x, y), batch_size=3, shuffle=True, rng=0)
+    first = np.concatenate([yb for _, yb in shuffled])
+    second = np.concatenate([yb for _, yb in shuffled])
+    assert sorted(first) == list(range(10)) and sorted(second) == list(range(10))
+    assert not np.array_equal(first, second), "each epoch has its own order"
+    again = data.DataLoader(data.TensorDataset(x, y), batch_size=3, shuffle=True, rng=0)
+    np.testing.assert_array_equal(np.concatenate([yb for _, yb in again]), first)  # seeded
+    for xb, yb in shuffled:
+        np.testing.assert_array_equal(xb[:, 0], yb)  # the arrays stay aligned
+
+
+def test_data_loader_stacks_samples_of_any_dataset() -> None:
+    class Squares:
+        def __len__(self) -> int:
+            return 5
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+            return np.full(2, float(index)), index * index
+
+    xb, yb = next(iter(data.DataLoader(Squares(), batch_size=3)))
+    np.testing.assert_array_equal(xb, [[0, 0], [1, 1], [2, 2]])
+    np.testing.assert_array_equal(yb, [0, 1, 4])
+    with pytest.raises(TypeError, match="TensorDataset"):
+        data.DataLoader(object())
+    with pytest.raises(ValueError, match="batch_size"):
+        data.DataLoader(Squares(), batch_size=0)

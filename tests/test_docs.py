@@ -149,6 +149,8 @@ EXAMPLE_RESULTS = {
     "custom_model": (0.0, 0.25, "the mean squared error against the curve"),
     # sum over 32 samples of sin² + cos² errors; outputs stuck at 0 give exactly 32
     "sin_cos": (0.0, 32.0, "the end cost of a batch"),
+    # ten digits: chance is 0.1; the quick run (2 epochs on 480 images) reaches about 0.9
+    "digits": (0.5, 1.0 + 1e-9, "the CNN's test accuracy"),
     # largest error against sin and cos on [0, 1]; the untrained trial solutions are off
     # by about 0.3, and the full run reaches about 1e-4
     "sin_cos_from_ode": (0.0, 0.01, "the largest error against sin and cos"),

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tinygrad_nn import Tensor, losses
 from tinygrad_nn.nn import MLP
+from tinygrad_nn.testing import gradcheck
 from tinygrad_nn.viz import trace_backward
 
 REDUCE = {"sum": np.sum, "mean": np.mean, "none": lambda values: values}
@@ -215,3 +216,172 @@ def test_squared_error_large_inputs(dtype: type, size: int) -> None:
     assert total.dtype == dtype
     np.testing.assert_allclose(total.item(), expected, rtol=rtol)
     np.testing.assert_allclose(losses.mse(Tensor(pred), target).item(), expected / size, rtol=rtol)
+
+
+# ---------------------------------------------------------------------- PyTorch's losses
+
+
+def log_softmax_np(x: np.ndarray) -> np.ndarray:
+    shifted = x - x.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def test_nll_loss_weights_and_ignore_index() -> None:
+    rng = np.random.default_rng(1)
+    log_probs = log_softmax_np(rng.normal(size=(5, 3)))
+    labels = np.array([0, 2, -100, 1, 2])
+    weight = np.array([0.5, 1.0, 2.0])
+    counted = [0, 1, 3, 4]
+    terms = [-weight[labels[i]] * log_probs[i, labels[i]] for i in counted]
+    mean = sum(terms) / sum(weight[labels[i]] for i in counted)
+    out = losses.nll_loss(Tensor(log_probs), labels, weight=weight)
+    np.testing.assert_allclose(out.item(), mean, rtol=1e-13)
+    none = losses.nll_loss(Tensor(log_probs), labels, weight=weight, reduction="none")
+    np.testing.assert_allclose(none.data[[0, 1, 3, 4]], terms, rtol=1e-13)
+    assert none.data[2] == 0
+    gradcheck(
+        lambda x: losses.nll_loss(x, labels, weight=weight), Tensor(log_probs, requires_grad=True)
+    )
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        losses.nll_loss(Tensor(log_probs), np.array([0, 1, 2, 3, 0]))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+        losses.nll_loss(Tensor(log_probs), labels, weight=np.ones(2))
+
+
+def test_cross_entropy_label_smoothing_weights_and_soft_targets() -> None:
+    rng = np.random.default_rng(2)
+    logits = rng.normal(size=(4, 3)) * 2
+    labels = np.array([1, 0, 2, 1])
+    eps, classes = 0.1, 3
+    lp = log_softmax_np(logits)
+    expected = np.mean(
+        [-(1 - eps) * lp[i, labels[i]] - eps / classes * lp[i].sum() for i in range(4)]
+    )
+    out = losses.cross_entropy(Tensor(logits), labels, label_smoothing=eps)
+    np.testing.assert_allclose(out.item(), expected, rtol=1e-13)
+    weight = np.array([1.0, 2.0, 3.0])
+    total = sum(weight[labels])
+    weighted = (
+        sum(
+            -(1 - eps) * weight[labels[i]] * lp[i, labels[i]]
+            - eps / classes * (weight * lp[i]).sum()
+            for i in range(4)
+        )
+        / total
+    )
+    out = losses.cross_entropy(Tensor(logits), labels, weight=weight, label_smoothing=eps)
+    np.testing.assert_allclose(out.item(), weighted, rtol=1e-13)
+    probs = np.eye(3)[labels]  # one-hot probabilities give the same loss as the labels
+    np.testing.assert_allclose(
+        losses.cross_entropy(Tensor(logits), probs, label_smoothing=eps).item(), expected
+    )
+    gradcheck(
+        lambda x: losses.cross_entropy(x, labels, weight=weight, label_smoothing=eps),
+        Tensor(logits, requires_grad=True),
+    )
+    with pytest.raises(ValueError, match="label_smoothing"):
+        losses.cross_entropy(Tensor(logits), labels, label_smoothing=1.5)
+
+
+def test_binary_cross_entropy_clamps_its_logs() -> None:
+    p = np.array([0.2, 0.9, 0.0, 1.0])
+    y = np.array([1.0, 0.0, 1.0, 1.0])
+    values = losses.binary_cross_entropy(Tensor(p), y, reduction="none").data
+    np.testing.assert_allclose(values[:2], [-np.log(0.2), -np.log(0.1)], rtol=1e-13)
+    np.testing.assert_allclose(values[2:], [100.0, 0.0])  # log(0) is clamped at -100
+    inputs = Tensor(np.array([0.3, 0.6, 0.8]), requires_grad=True)
+    gradcheck(
+        lambda q: losses.binary_cross_entropy(q, np.array([1.0, 0.0, 0.5]), weight=2.0), inputs
+    )
+    edge = Tensor(p, requires_grad=True)
+    losses.binary_cross_entropy(edge, y).backward()
+    assert np.all(np.isfinite(edge.grad))
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\].*with_logits"):
+        losses.binary_cross_entropy(Tensor([1.5]), np.array([1.0]))
+
+
+def test_binary_cross_entropy_with_logits_is_stable_and_weights_positives() -> None:
+    x = np.array([[1e4, -1e4, 0.0, 2.0], [-1e4, 1e4, -3.0, 0.5]])
+    y = np.array([[1.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 0.25]])
+    pos_weight = np.array([1.0, 2.0, 3.0, 0.5])
+    logits = Tensor(x, requires_grad=True)
+    out = losses.binary_cross_entropy_with_logits(
+        logits, y, pos_weight=pos_weight, reduction="none"
+    )
+    # -(pw y log s(x) + (1 - y) log(1 - s(x))) with log s(x) = -log1p(exp(-x)), by hand:
+    log_s = -np.logaddexp(0, -x)
+    log_not_s = -np.logaddexp(0, x)
+    expected = -(pos_weight * y * log_s + (1 - y) * log_not_s)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-13)
+    assert out.data[0, 1] == 2.0 * 1e4  # exact at the extremes
+    out.sum().backward()
+    s = 1 / (1 + np.exp(-np.clip(x, -700, 700)))
+    np.testing.assert_allclose(logits.grad, (1 - y) * s - pos_weight * y * (1 - s), atol=1e-15)
+    moderate = Tensor(x.clip(-4, 4), requires_grad=True)
+    gradcheck(
+        lambda z: losses.binary_cross_entropy_with_logits(z, y, pos_weight=pos_weight), moderate
+    )
+    mean = losses.binary_cross_entropy_with_logits(Tensor(x), y).item()
+    np.testing.assert_allclose(mean, np.mean(-(y * log_s + (1 - y) * log_not_s)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_huber_and_smooth_l1(reduction: str) -> None:
+    d = np.array([-3.0, -0.4, 0.2, 0.9, 2.5])
+    huber = np.where(np.abs(d) < 0.8, 0.5 * d**2, 0.8 * (np.abs(d) - 0.4))
+    smooth = np.where(np.abs(d) < 0.8, 0.5 * d**2 / 0.8, np.abs(d) - 0.4)
+    out = losses.huber_loss(Tensor(d), np.zeros(5), reduction=reduction, delta=0.8)
+    np.testing.assert_allclose(out.data, REDUCE[reduction](huber), rtol=1e-13)
+    out = losses.smooth_l1_loss(Tensor(d), np.zeros(5), reduction=reduction, beta=0.8)
+    np.testing.assert_allclose(out.data, REDUCE[reduction](smooth), rtol=1e-13)
+    np.testing.assert_allclose(
+        losses.smooth_l1_loss(Tensor(d), np.zeros(5), reduction=reduction, beta=0.0).data,
+        REDUCE[reduction](np.abs(d)),
+    )
+    target = np.full(5, 0.1)
+    gradcheck(lambda p: losses.huber_loss(p, target, delta=0.8), Tensor(d, requires_grad=True))
+    gradcheck(lambda p: losses.smooth_l1_loss(p, target, beta=0.8), Tensor(d, requires_grad=True))
+    with pytest.raises(ValueError, match="delta"):
+        losses.huber_loss(Tensor(d), np.zeros(5), delta=-1.0)
+
+
+def test_kl_div_reductions_and_log_target() -> None:
+    rng = np.random.default_rng(3)
+    log_q = log_softmax_np(rng.normal(size=(4, 3)))
+    p = np.exp(log_softmax_np(rng.normal(size=(4, 3))))
+    p[0] = [0.0, 0.5, 0.5]  # a zero probability contributes nothing
+    pointwise = np.where(p > 0, p * np.log(np.where(p > 0, p, 1)), 0) - p * log_q
+    for reduction, expected in [
+        ("none", pointwise),
+        ("sum", pointwise.sum()),
+        ("mean", pointwise.mean()),
+        ("batchmean", pointwise.sum() / 4),
+    ]:
+        out = losses.kl_div(Tensor(log_q), p, reduction=reduction)
+        np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-15)
+    log_p = np.log(p[1:])
+    out = losses.kl_div(Tensor(log_q[1:]), log_p, reduction="batchmean", log_target=True)
+    np.testing.assert_allclose(out.item(), (p[1:] * (log_p - log_q[1:])).sum() / 3, rtol=1e-12)
+    gradcheck(
+        lambda q: losses.kl_div(q, p, reduction="batchmean"), Tensor(log_q, requires_grad=True)
+    )
+    with pytest.raises(ValueError, match="batchmean"):
+        losses.kl_div(Tensor(log_q), p, reduction="avg")
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x: losses.cross_entropy(x, np.array([0, 1])),
+        lambda x: losses.cross_entropy(x, np.array([0, 1]), label_smoothing=0.1),
+        lambda x: losses.binary_cross_entropy_with_logits(x, np.ones((2, 3))),
+        lambda x: losses.nll_loss(x, np.array([2, 1])),
+        lambda x: losses.huber_loss(x, np.zeros((2, 3))),
+    ],
+)
+def test_losses_keep_float32_and_stay_finite_at_extremes(loss: Callable) -> None:
+    x = Tensor(np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5.0]], np.float32), requires_grad=True)
+    out = loss(x)
+    out.backward()
+    assert out.dtype == np.float32 and np.isfinite(out.item())
+    assert x.grad.dtype == np.float32 and np.all(np.isfinite(x.grad))

@@ -1,38 +1,50 @@
 """Every Tensor op of DESIGN.md: values against NumPy, gradients against finite differences.
 
 One table (`OPS`) lists each op with its NumPy reference, the shapes it is tried on and the
-domain of each input. Three hypothesis tests run over the whole table:
+domain of each input. Hypothesis tests run over the whole table:
 
 * forward values equal the NumPy reference (float64) and the inputs are left unchanged;
+* float32 inputs give float32 outputs and float32 gradients;
 * gradients match central finite differences in float64 with a random upstream gradient
   (`tnn.testing.gradcheck`, which also checks that forward and backward mutate nothing);
-* float32 inputs give float32 outputs and float32 gradients.
+* second-order gradients (the backward pass recorded with ``create_graph=True`` and
+  differentiated again) match finite differences of the first-order ones
+  (`tnn.testing.gradgradcheck`).
+
+`test_every_op_has_a_row` checks the table itself: every `tinygrad_nn.ops` Function must run
+in some row, forward or inside a backward pass. Edge conventions (ties, zeros, kinks) and
+the non-differentiable routines are tested in tests/test_ops_conventions.py.
 
 Shapes include 0-d arrays, size-1 axes and mutually broadcastable operands. Kinks are kept
 out of reach explicitly: relu/abs inputs stay `margin` away from 0 and clip inputs away from
 the bounds (`avoid=`), max/min inputs are pairwise distinct (`distinct=True`), log/sqrt
-inputs are positive and denominators stay away from 0. Ties, saturation and large logits
-have their own tests below the table.
+inputs are positive and denominators stay away from 0, rounding inputs away from the jumps,
+inverse trigonometric inputs inside (-1, 1). Products are polynomials, so their rows may
+hold exact zeros (finite differences are exact across them). Ties, saturation and large
+logits have their own tests below the table.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import special
 
 import tinygrad_nn as tnn
-from tinygrad_nn import Tensor
+from tinygrad_nn import Tensor, ops
 from tinygrad_nn import functional as F
-from tinygrad_nn.testing import gradcheck
+from tinygrad_nn.autograd import set_recorder
+from tinygrad_nn.testing import gradcheck, gradgradcheck
 from tinygrad_nn.testing import strategies as tst
 
 Shape = tuple[int, ...]
@@ -50,8 +62,11 @@ class Domain:
     avoid: tuple[float, ...] = ()
     margin: float = 1e-3
     distinct: bool = False
+    choices: tuple[float, ...] = ()  # draw only these values (exact zeros, say)
 
     def arrays(self, shape: Shape, dtype: Any) -> st.SearchStrategy[np.ndarray]:
+        if self.choices:
+            return tst.arrays(shape, dtype=dtype, elements=st.sampled_from(self.choices))
         return tst.arrays(
             shape,
             dtype=dtype,
@@ -71,6 +86,16 @@ EXPONENT = Domain(-2.0, 2.0)
 NONZERO = Domain(avoid=(0.0,), margin=0.5)  # denominators
 NO_KINK = Domain(avoid=(0.0,))  # relu and abs
 DISTINCT = Domain(distinct=True, margin=1e-2)  # max and min: no ties
+UNIT = Domain(-0.9, 0.9)  # arcsin, arccos, arctanh
+SMALL = Domain(-1.5, 1.5)  # products of up to 64 factors stay of order 1
+# Exact zeros (first, so the simplest example has one): prod and cumprod's zero cases.
+# Products are polynomials, so finite differences are exact across zeros.
+WITH_ZEROS = Domain(choices=(0.0, -1.5, 0.5, 1.0, 2.0))
+HALVES = (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5)
+OFF_INTEGERS = Domain(avoid=(-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0), margin=0.01)  # floor, ceil
+OFF_HALVES = Domain(avoid=HALVES, margin=0.01)  # round; also never equal to a HALF
+HALF = Domain(choices=HALVES)  # the other operand of maximum/minimum: no ties with OFF_HALVES
+DIVISOR = Domain(choices=(-7.0, 4.0, 5.0))  # mod: |b| > 3, so a in [-3, 3] avoids multiples
 
 
 # ---------------------------------------------------------------------- shapes and params
@@ -190,6 +215,255 @@ def stack_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dic
     return st.fixed_dictionaries({"axis": st.integers(-ndim - 1, ndim)})
 
 
+def ddof_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    """An axis choice and ddof 0 or 1, keeping at least one degree of freedom."""
+
+    def with_ddof(params: dict) -> st.SearchStrategy[dict]:
+        shape, axis = shapes[0], params["axis"]
+        reduced = range(len(shape)) if axis is None else np.atleast_1d(axis) % max(len(shape), 1)
+        count = math.prod(shape[a] for a in reduced) if shape else 1
+        return st.sampled_from([0, 1] if count > 1 else [0]).map(lambda d: {**params, "ddof": d})
+
+    return reduction_params(shapes, dtype).flatmap(with_ddof)
+
+
+def scan_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    axis = st.none() | st.integers(-ndim, ndim - 1) if ndim else st.none()
+    return st.fixed_dictionaries({"axis": axis})
+
+
+def optional_axis_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    """axis None, one axis or a tuple of distinct axes (flip)."""
+    return st.fixed_dictionaries({"axis": axes(len(shapes[0]))})
+
+
+def squeeze_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ones = [a for a, size in enumerate(shapes[0]) if size == 1]
+    choices = st.none()
+    if ones:
+        choices = (
+            choices
+            | st.sampled_from(ones)
+            | st.lists(st.sampled_from(ones), min_size=1, unique=True).map(tuple)
+        )
+    return st.fixed_dictionaries({"axis": choices})
+
+
+def expand_dims_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return st.fixed_dictionaries({"axis": st.integers(-ndim - 1, ndim)})
+
+
+def pad_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    """np.pad's pad_width forms (n, (b, a), one pair per axis) and its modes."""
+    ndim = len(shapes[0])
+    width = st.integers(0, 2)
+    forms = width | st.tuples(width, width) | st.tuples(*[st.tuples(width, width)] * ndim)
+    constant = st.fixed_dictionaries(
+        {
+            "pad_width": forms,
+            "mode": st.just("constant"),
+            "constant_values": st.sampled_from([0.0, 1.5]),
+        }
+    )
+    # reflect needs widths below each size; edge, symmetric and wrap take any width on size >= 1
+    others = st.fixed_dictionaries(
+        {"pad_width": forms, "mode": st.sampled_from(["edge", "symmetric", "wrap"])}
+    )
+    return constant | others
+
+
+def repeat_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    shape = shapes[0]
+
+    def per_axis(axis: int | None) -> st.SearchStrategy[dict]:
+        length = math.prod(shape) if axis is None else shape[axis]
+        counts = st.integers(0, 3) | st.lists(st.integers(0, 2), min_size=length, max_size=length)
+        return counts.map(lambda repeats: {"repeats": repeats, "axis": axis})
+
+    axis = st.none() | st.integers(0, len(shape) - 1) if shape else st.none()
+    return axis.flatmap(per_axis)
+
+
+def tile_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    reps = st.integers(1, 3) | st.lists(st.integers(1, 2), min_size=1, max_size=4).map(tuple)
+    return st.fixed_dictionaries({"reps": reps})
+
+
+def roll_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    shift = st.integers(-5, 5)
+    if not ndim:
+        return st.fixed_dictionaries({"shift": shift, "axis": st.none()})
+    pairs = st.lists(st.tuples(shift, st.integers(-ndim, ndim - 1)), min_size=1, max_size=3)
+    several = pairs.map(lambda p: {"shift": tuple(s for s, _ in p), "axis": tuple(a for _, a in p)})
+    return (
+        st.fixed_dictionaries({"shift": shift, "axis": st.none() | st.integers(-ndim, ndim - 1)})
+        | several
+    )
+
+
+def split_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return st.fixed_dictionaries(
+        {"sections": st.integers(1, 4), "axis": st.integers(-ndim, ndim - 1)}
+    )
+
+
+def two_axes_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    pair = st.lists(
+        st.integers(-ndim, ndim - 1), min_size=2, max_size=2, unique_by=lambda a: a % ndim
+    )
+    return pair.map(lambda p: {"axis1": p[0], "axis2": p[1]})
+
+
+def moveaxis_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return (
+        st.integers(1, ndim)
+        .flatmap(
+            lambda n: st.tuples(
+                st.permutations(range(ndim)).map(lambda p: tuple(p[:n])),
+                st.permutations(range(ndim)).map(lambda p: tuple(p[:n])),
+            )
+        )
+        .map(lambda sd: {"source": sd[0], "destination": sd[1]})
+    )
+
+
+def broadcast_to_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    """A target shape the input broadcasts to (new leading axes, stretched size-1 axes)."""
+    (shape,) = shapes
+    lead = st.lists(st.integers(1, 3), max_size=2)
+    sides = st.tuples(*[st.integers(1, 3) if size == 1 else st.just(size) for size in shape])
+    return st.tuples(lead, sides).map(lambda ls: {"shape": (*ls[0], *ls[1])})
+
+
+def diagonal_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    return two_axes_params(shapes, dtype).flatmap(
+        lambda p: st.integers(-3, 3).map(lambda offset: {**p, "offset": offset})
+    )
+
+
+def k_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    return st.fixed_dictionaries({"k": st.integers(-3, 3)})
+
+
+def take_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    """Integer indices along one axis (repeats and negatives likely), or along the flat tensor."""
+    (shape,) = shapes
+
+    def along(axis: int | None) -> st.SearchStrategy[dict]:
+        size = math.prod(shape) if axis is None else shape[axis]
+        index_shape = (
+            st.tuples(st.integers(1, 4))
+            if axis is None
+            else st.tuples(
+                *[
+                    st.integers(1, 3) if a == axis else st.sampled_from([1, s])
+                    for a, s in enumerate(shape)
+                ]
+            )
+        )
+        indices = index_shape.flatmap(
+            lambda s: hnp.arrays(np.int64, s, elements=st.integers(-size, size - 1))
+        )
+        return indices.map(lambda index: {"indices": index, "axis": axis})
+
+    return (st.none() | st.integers(-len(shape), len(shape) - 1)).flatmap(along)
+
+
+def sort_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return st.fixed_dictionaries({"axis": st.none() | st.integers(-ndim, ndim - 1)})
+
+
+def vector_norm_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return st.fixed_dictionaries(
+        {
+            "ord": st.sampled_from([None, 2, 1]),
+            "axis": st.integers(-ndim, ndim - 1),
+            "keepdims": st.booleans(),
+        }
+    )
+
+
+def extreme_norm_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    ndim = len(shapes[0])
+    return st.fixed_dictionaries(
+        {
+            "ord": st.sampled_from([np.inf, -np.inf]),
+            "axis": st.integers(-ndim, ndim - 1),
+            "keepdims": st.booleans(),
+        }
+    )
+
+
+def tensordot_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    return st.just({"axes": TENSORDOT_AXES[shapes]})
+
+
+def einsum_params(shapes: tuple[Shape, ...], dtype: Any) -> st.SearchStrategy[dict]:
+    return st.just({"subscripts": EINSUM_SUBSCRIPTS[shapes]})
+
+
+# Fixed cases with their shapes: (subscripts, shapes), several sizes each.
+EINSUM_CASES = [
+    ("ij,jk->ik", ((2, 3), (3, 4))),
+    ("ij,jk", ((1, 2), (2, 1))),
+    ("i,i->", ((3,), (3,))),
+    ("i,j->ij", ((2,), (3,))),
+    ("ii->i", ((3, 3),)),
+    ("ii", ((2, 2),)),
+    ("ij->", ((2, 3),)),
+    ("ij->j", ((3, 2),)),
+    ("ji", ((2, 3),)),
+    ("bij,bjk->bik", ((2, 2, 3), (2, 3, 2))),
+    ("...ij,...jk->...ik", ((2, 1, 2, 3), (4, 3, 2))),
+    ("i...,i...->...", ((3, 2), (3, 1))),
+    ("ij,jk,kl->il", ((2, 3), (3, 2), (2, 2))),
+    ("iij,jk->ik", ((2, 2, 3), (3, 1))),
+    (",i->i", ((), (3,))),
+]
+EINSUM_SUBSCRIPTS = {shapes: subscripts for subscripts, shapes in EINSUM_CASES}
+EINSUM = st.sampled_from([shapes for _, shapes in EINSUM_CASES])
+
+TENSORDOT_CASES = [
+    (((2, 3), (3, 4)), 1),
+    (((2, 3, 4), (3, 4, 2)), 2),
+    (((2, 3), (4,)), 0),
+    (((), (2,)), 0),
+    (((2, 3, 4), (4, 2, 3)), ([1, 2], [2, 0])),
+    (((3, 2), (2, 3)), ([-1, 0], [0, -1])),
+]
+TENSORDOT_AXES = {shapes: axes for shapes, axes in TENSORDOT_CASES}
+TENSORDOT = st.sampled_from([shapes for shapes, _ in TENSORDOT_CASES])
+
+DOT = st.sampled_from(
+    [
+        ((), (3,)),
+        ((3,), ()),
+        ((3,), (3,)),
+        ((2, 3), (3,)),
+        ((3,), (3, 2)),
+        ((2, 3), (3, 4)),
+        ((2, 2, 3), (3,)),
+        ((2, 3), (4, 3, 2)),
+        ((2, 1, 3), (2, 3, 2)),
+        ((3,), (2, 3, 4)),
+    ]
+)
+INNER = st.sampled_from(
+    [((), (2, 3)), ((3,), (3,)), ((2, 3), (3,)), ((2, 3), (4, 3)), ((2, 1, 3), (2, 3))]
+)
+AT_LEAST_2D = tst.shapes(min_dims=2).map(lambda shape: (shape,))
+MATRIX = tst.shapes(min_dims=2, max_dims=2).map(lambda shape: (shape,))
+PAIR_OF_ANY = tst.shapes(max_dims=2).flatmap(lambda a: tst.shapes(max_dims=2).map(lambda b: (a, b)))
+
+
 @st.composite
 def linear_shapes(draw: Any, bias: bool) -> tuple[Shape, ...]:
     """x (*batch, in) with 0-2 batch axes, weight (out, in), bias (out,)."""
@@ -223,6 +497,13 @@ class Op:
 
 def _where(a: Tensor, b: Tensor, cond: np.ndarray, as_tensor: bool) -> Tensor:
     return tnn.where(Tensor(cond) if as_tensor else cond, a, b)
+
+
+def _reduce(values: np.ndarray, reduction: str) -> np.ndarray:
+    return {"sum": np.sum, "mean": np.mean, "none": np.asarray}[reduction](values)
+
+
+REDUCTION = st.sampled_from(["sum", "mean", "none"])
 
 
 def _linear_reference(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -376,7 +657,309 @@ OPS = [
         params=stack_params,
     ),
     Op("astype_float64", lambda t: t.astype(np.float64), lambda a: a.astype(np.float64)),
+    # ---------------------------------------------------------------- elementwise (NumPy's)
+    Op("sin", Tensor.sin, np.sin),
+    Op("cos", Tensor.cos, np.cos),
+    Op("tan", Tensor.tan, np.tan, domains=(Domain(-1.2, 1.2),)),
+    Op("arcsin", Tensor.arcsin, np.arcsin, domains=(UNIT,)),
+    Op("arccos", Tensor.arccos, np.arccos, domains=(UNIT,)),
+    Op("arctan", Tensor.arctan, np.arctan),
+    Op("sinh", Tensor.sinh, np.sinh),
+    Op("cosh", Tensor.cosh, np.cosh),
+    Op("arcsinh", Tensor.arcsinh, np.arcsinh),
+    Op("arccosh", Tensor.arccosh, np.arccosh, domains=(Domain(1.1, 3.0),)),
+    Op("arctanh", Tensor.arctanh, np.arctanh, domains=(UNIT,)),
+    Op("log2", Tensor.log2, np.log2, domains=(POSITIVE,)),
+    Op("log10", Tensor.log10, np.log10, domains=(POSITIVE,)),
+    Op("log1p", Tensor.log1p, np.log1p, domains=(Domain(-0.9, 3.0),)),
+    Op("exp2", Tensor.exp2, np.exp2),
+    Op("expm1", Tensor.expm1, np.expm1),
+    Op("reciprocal", Tensor.reciprocal, np.reciprocal, domains=(NONZERO,)),
+    Op("sign", Tensor.sign, np.sign, domains=(NO_KINK,)),
+    Op("floor", Tensor.floor, np.floor, domains=(OFF_INTEGERS,)),
+    Op("ceil", Tensor.ceil, np.ceil, domains=(OFF_INTEGERS,)),
+    Op("round", Tensor.round, np.round, domains=(OFF_HALVES,)),
+    Op(
+        "round_decimals",
+        lambda t: t.round(1),
+        lambda a: np.round(a, 1),
+        domains=(Domain(avoid=tuple(np.arange(-3.05, 3.1, 0.1).round(2)), margin=0.002),),
+    ),
+    Op("np_sin_dispatch", np.sin, np.sin),
+    Op("maximum", tnn.maximum, np.maximum, TWO, (OFF_HALVES, HALF)),
+    Op("minimum", tnn.minimum, np.minimum, TWO, (HALF, OFF_HALVES)),
+    Op("arctan2", tnn.arctan2, np.arctan2, TWO, (NONZERO,)),  # y = 0, x < 0 is the branch cut
+    Op("hypot", tnn.hypot, np.hypot, TWO, (NONZERO, ANY)),
+    Op("logaddexp", tnn.logaddexp, np.logaddexp, TWO, (WIDE,)),
+    Op("mod", tnn.mod, np.mod, TWO, (Domain(avoid=(0.0,), margin=0.01), DIVISOR)),
+    Op(
+        "mod_operator",
+        lambda t: t % 2.5,
+        lambda a: a % 2.5,
+        domains=(Domain(avoid=(-2.5, 0.0, 2.5), margin=0.01),),
+    ),
+    Op("rmod_operator", lambda t: 7.0 % t, lambda a: 7.0 % a, domains=(Domain(4.0, 6.5),)),
+    # ---------------------------------------------------------------- activations (PyTorch's)
+    Op(
+        "leaky_relu",
+        lambda t: F.leaky_relu(t, 0.1),
+        lambda a: np.where(a > 0, a, 0.1 * a),
+        domains=(NO_KINK,),
+    ),
+    Op("elu", F.elu, lambda a: np.where(a > 0, a, np.expm1(np.minimum(a, 0))), domains=(NO_KINK,)),
+    Op("gelu", F.gelu, lambda a: 0.5 * a * (1 + special.erf(a / np.sqrt(2)))),
+    Op(
+        "gelu_tanh",
+        lambda t: F.gelu(t, approximate="tanh"),
+        lambda a: 0.5 * a * (1 + np.tanh(np.sqrt(2 / np.pi) * (a + 0.044715 * a**3))),
+    ),
+    Op("erf", ops.Erf.apply, special.erf),
+    Op("silu", F.silu, lambda a: a * special.expit(a), domains=(WIDE,)),
+    Op("softplus", F.softplus, lambda a: np.logaddexp(0, a), domains=(WIDE,)),
+    Op(
+        "softplus_beta_threshold",
+        lambda t: F.softplus(t, beta=2.0, threshold=1.0),
+        lambda a: np.where(2 * a > 1, a, np.logaddexp(0, 2 * a) / 2),
+        domains=(Domain(avoid=(0.5,)),),
+    ),
+    Op("mish", F.mish, lambda a: a * np.tanh(np.logaddexp(0, a))),
+    Op(
+        "hardswish",
+        F.hardswish,
+        lambda a: a * np.clip(a + 3, 0, 6) / 6,
+        domains=(Domain(-4.0, 4.0, avoid=(-3.0, 3.0)),),
+    ),
+    Op(
+        "relu6", F.relu6, lambda a: np.clip(a, 0, 6), domains=(Domain(-2.0, 8.0, avoid=(0.0, 6.0)),)
+    ),
+    Op("hardtanh", F.hardtanh, lambda a: np.clip(a, -1, 1), domains=(Domain(avoid=(-1.0, 1.0)),)),
+    Op("logsigmoid", F.logsigmoid, lambda a: -np.logaddexp(0, -a), domains=(WIDE,)),
+    # ---------------------------------------------------------------- reductions
+    Op("prod", Tensor.prod, np.prod, domains=(SMALL,), params=reduction_params),
+    Op("prod_with_zeros", Tensor.prod, np.prod, domains=(WITH_ZEROS,), params=reduction_params),
+    Op("var", Tensor.var, np.var, params=ddof_params),
+    Op("std", Tensor.std, np.std, domains=(DISTINCT,), params=ddof_params),
+    Op("cumsum", Tensor.cumsum, np.cumsum, params=scan_params),
+    Op(
+        "cumprod",
+        Tensor.cumprod,
+        np.cumprod,
+        domains=(Domain(-1.5, 1.5, avoid=(0.0,), margin=0.1),),
+        params=scan_params,
+    ),
+    Op("cumprod_with_zeros", Tensor.cumprod, np.cumprod, domains=(WITH_ZEROS,), params=scan_params),
+    Op(
+        "logsumexp",
+        Tensor.logsumexp,
+        lambda a, axis, keepdims: np.log(np.sum(np.exp(a), axis=axis, keepdims=keepdims)),
+        domains=(WIDE,),
+        params=reduction_params,
+    ),
+    Op("norm", Tensor.norm, np.linalg.norm, domains=(NO_KINK,)),
+    Op("norm_vector", Tensor.norm, np.linalg.norm, ONE_ND, (NO_KINK,), vector_norm_params),
+    Op(
+        "norm_max_min",
+        Tensor.norm,
+        np.linalg.norm,
+        ONE_ND,
+        (Domain(0.1, 3.0, distinct=True, margin=1e-2),),
+        extreme_norm_params,
+    ),
+    Op("norm_fro", lambda t: t.norm("fro"), lambda a: np.linalg.norm(a, "fro"), MATRIX, (NO_KINK,)),
+    # ---------------------------------------------------------------- shape
+    Op("squeeze", Tensor.squeeze, np.squeeze, params=squeeze_params),
+    Op("expand_dims", Tensor.expand_dims, np.expand_dims, params=expand_dims_params),
+    Op("unsqueeze", lambda t, axis: t.unsqueeze(axis), np.expand_dims, params=expand_dims_params),
+    Op("flip", Tensor.flip, np.flip, params=optional_axis_params),
+    Op("pad", tnn.pad, np.pad, ONE_ND, params=pad_params),
+    Op(
+        "pad_reflect",
+        lambda t: tnn.pad(t, 1, mode="reflect"),
+        lambda a: np.pad(a, 1, mode="reflect"),
+        tst.shapes(min_side=2).map(lambda s: (s,)),
+    ),
+    Op("repeat", Tensor.repeat, np.repeat, params=repeat_params),
+    Op("tile", Tensor.tile, np.tile, params=tile_params),
+    Op("roll", Tensor.roll, np.roll, params=roll_params),
+    Op(
+        "array_split",
+        lambda t, sections, axis: tnn.concatenate(
+            [p * (i + 1.0) for i, p in enumerate(tnn.array_split(t, sections, axis))], axis
+        ),
+        lambda a, sections, axis: np.concatenate(
+            [p * (i + 1.0) for i, p in enumerate(np.array_split(a, sections, axis))], axis
+        ),
+        ONE_ND,
+        params=split_params,
+    ),
+    Op(
+        "vstack",
+        lambda *ts: tnn.vstack(ts),
+        lambda *arrays: np.vstack(arrays),
+        STACK.filter(lambda s: len(s[0]) <= 2),
+    ),
+    Op("hstack", lambda *ts: tnn.hstack(ts), lambda *arrays: np.hstack(arrays), STACK),
+    Op("moveaxis", Tensor.moveaxis, np.moveaxis, ONE_ND, params=moveaxis_params),
+    Op(
+        "swapaxes",
+        Tensor.swapaxes,
+        np.swapaxes,
+        AT_LEAST_2D,
+        params=two_axes_params,
+    ),
+    Op("broadcast_to", Tensor.broadcast_to, np.broadcast_to, params=broadcast_to_params),
+    Op(
+        "diagonal",
+        Tensor.diagonal,
+        np.diagonal,
+        AT_LEAST_2D,
+        params=diagonal_params,
+    ),
+    Op(
+        "trace",
+        Tensor.trace,
+        np.trace,
+        AT_LEAST_2D,
+        params=diagonal_params,
+    ),
+    Op("triu", Tensor.triu, np.triu, AT_LEAST_2D, params=k_params),
+    Op("tril", Tensor.tril, np.tril, AT_LEAST_2D, params=k_params),
+    Op("take_along_axis", tnn.take_along_axis, np.take_along_axis, ONE_ND, params=take_params),
+    Op("sort", tnn.sort, np.sort, ONE_ND, (DISTINCT,), params=sort_params),
+    # more of NumPy's array manipulation (peers' suites use them)
+    Op("atleast_1d", tnn.atleast_1d, np.atleast_1d),
+    Op("atleast_2d", tnn.atleast_2d, np.atleast_2d),
+    Op("atleast_3d", tnn.atleast_3d, np.atleast_3d),
+    Op("dstack", lambda *ts: tnn.dstack(ts), lambda *arrays: np.dstack(arrays), STACK),
+    Op(
+        "column_stack",
+        lambda *ts: tnn.column_stack(ts),
+        lambda *arrays: np.column_stack(arrays),
+        STACK.filter(lambda s: 1 <= len(s[0]) <= 2),
+    ),
+    Op("fliplr", tnn.fliplr, np.fliplr, AT_LEAST_2D),
+    Op("flipud", tnn.flipud, np.flipud, ONE_ND),
+    Op(
+        "rot90",
+        tnn.rot90,
+        np.rot90,
+        AT_LEAST_2D,
+        params=lambda shapes, dtype: two_axes_params(shapes, dtype).flatmap(
+            lambda p: st.integers(-5, 5).map(lambda k: {"k": k, "axes": (p["axis1"], p["axis2"])})
+        ),
+    ),
+    Op(
+        "diag_vector",
+        tnn.diag,
+        np.diag,
+        tst.shapes(min_dims=1, max_dims=1).map(lambda s: (s,)),
+        params=k_params,
+    ),
+    Op("diag_matrix", tnn.diag, np.diag, MATRIX, params=k_params),
+    Op(
+        "diff",
+        tnn.diff,
+        np.diff,
+        ONE_ND,
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"n": st.integers(0, 3), "axis": st.integers(-len(shapes[0]), len(shapes[0]) - 1)}
+        ),
+    ),
+    Op(
+        "average_weighted",
+        lambda t, w, axis: tnn.average(t, axis=axis, weights=w),
+        lambda a, w, axis: np.average(a, axis=axis, weights=w),
+        ONE.map(lambda s: (s[0], s[0])),
+        (ANY, POSITIVE),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"axis": st.none() | st.integers(0, len(shapes[0]) - 1) if shapes[0] else st.none()}
+        ),
+    ),
+    # ---------------------------------------------------------------- linear algebra
+    Op("dot", tnn.dot, np.dot, DOT),
+    Op("outer", tnn.outer, np.outer, PAIR_OF_ANY),
+    Op("inner", tnn.inner, np.inner, INNER),
+    Op("tensordot", tnn.tensordot, np.tensordot, TENSORDOT, params=tensordot_params),
+    Op(
+        "einsum",
+        lambda *ts, subscripts: tnn.einsum(subscripts, *ts),
+        lambda *arrays, subscripts: np.einsum(subscripts, *arrays),
+        EINSUM,
+        params=einsum_params,
+    ),
+    Op("kron", tnn.kron, np.kron, PAIR_OF_ANY),
+    # ---------------------------------------------------------------- PyTorch spellings, fused loss
+    Op(
+        "permute",
+        lambda t, axes: t.permute(*(range(t.ndim)[::-1] if axes is None else axes)),
+        lambda a, axes: np.transpose(a, axes),
+        params=transpose_params,
+    ),
+    Op(
+        "view",
+        lambda t, shape, packed: t.view(shape),
+        lambda a, shape, packed: np.reshape(a, shape),
+        params=reshape_params,
+    ),
+    Op("clone", Tensor.clone, np.copy),
+    Op(
+        "sum_dim",
+        lambda t, axis, keepdims: t.sum(dim=axis, keepdims=keepdims),
+        np.sum,
+        params=reduction_params,
+    ),
+    Op(
+        "absolute_error",
+        lambda p, target, reduction: tnn.losses.absolute_error(p, target, reduction),
+        lambda p, target, reduction: _reduce(np.abs(p - target), reduction),
+        domains=(OFF_HALVES,),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"target": HALF.arrays(shapes[0], dtype), "reduction": REDUCTION}
+        ),
+    ),
+    Op(
+        "cross_entropy",
+        lambda logits, labels, reduction: tnn.losses.cross_entropy(logits, labels, reduction),
+        lambda logits, labels, reduction: _reduce(
+            -special.log_softmax(logits, axis=-1)[np.arange(len(labels)), labels], reduction
+        ),
+        tst.shapes(min_dims=2, max_dims=2).map(lambda shape: (shape,)),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {
+                "labels": hnp.arrays(
+                    np.int64, shapes[0][:1], elements=st.integers(0, shapes[0][1] - 1)
+                ),
+                "reduction": REDUCTION,
+            }
+        ),
+    ),
+    Op(
+        "l1_penalty",
+        lambda *ts: tnn.losses.l1_penalty(ts),
+        lambda *a: sum(np.abs(x).sum() for x in a),
+        TWO,
+        (NO_KINK,),
+    ),
+    Op(
+        "l2_penalty",
+        lambda *ts: tnn.losses.l2_penalty(ts),
+        lambda *a: sum((x * x).sum() for x in a),
+        TWO,
+    ),
+    Op(
+        "squared_error",
+        lambda p, t, reduction: tnn.losses.squared_error(p, t, reduction),
+        lambda p, t, reduction: _reduce((p - t) ** 2, reduction),
+        ONE.map(lambda s: (s[0], s[0])),
+        params=lambda shapes, dtype: st.fixed_dictionaries({"reduction": REDUCTION}),
+    ),
 ]
+
+# Examples per op and test: the table has ~140 rows and three tests each, so a few examples
+# per row keep it within CI's budget; every row still meets 0-d, size-1 and broadcast shapes
+# across runs (hypothesis' database and its bias towards small shapes).
+TABLE_EXAMPLES = 12
+SECOND_ORDER_EXAMPLES = 6
 
 # astype(float64) turns float32 into float64 by request: the one op whose output is not float32.
 CHANGES_DTYPE = {"astype_float64"}
@@ -412,6 +995,7 @@ def _float32_params(params: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@settings(max_examples=TABLE_EXAMPLES)
 @given(data=st.data())
 def test_forward_matches_numpy_in_float64_and_float32(op: Op, data: st.DataObject) -> None:
     arrays, params = data.draw(cases(op))
@@ -440,10 +1024,52 @@ def test_forward_matches_numpy_in_float64_and_float32(op: Op, data: st.DataObjec
 
 
 @pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@settings(max_examples=TABLE_EXAMPLES)
 @given(data=st.data())
 def test_gradient_matches_finite_differences(op: Op, data: st.DataObject) -> None:
     arrays, params = data.draw(cases(op))
     assert gradcheck(lambda *tensors: op.fn(*tensors, **params), *arrays)
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@settings(max_examples=SECOND_ORDER_EXAMPLES)
+@given(data=st.data())
+def test_second_order_gradient_matches_finite_differences(op: Op, data: st.DataObject) -> None:
+    arrays, params = data.draw(cases(op))
+    assert gradgradcheck(lambda *tensors: op.fn(*tensors, **params), *arrays)
+
+
+def test_every_op_has_a_row() -> None:
+    """Each `tinygrad_nn.ops` Function runs in some row, forward or in a backward pass
+    (on each row's first example, hypothesis' simplest: the smallest shapes and values)."""
+    used: set[type] = set()
+    first = settings(max_examples=1, phases=[Phase.generate], database=None)
+
+    def record(op: type, inputs: Any, kwargs: Any, output: Any) -> None:
+        used.add(op)
+
+    for op in OPS:
+        arrays, params = find(cases(op), lambda _: True, settings=first)
+        previous = set_recorder(record)
+        try:
+            leaves = [Tensor(a, requires_grad=True) for a in arrays]
+            out = op.fn(*leaves, **params)
+            if out.requires_grad:
+                grads = tnn.gradients(
+                    out, leaves, np.ones(out.shape), create_graph=True, allow_unused=True
+                )
+                total = functools.reduce(operator.add, [g.sum() for g in grads if g is not None])
+                if total.requires_grad:
+                    tnn.gradients(total, leaves, allow_unused=True)
+        finally:
+            set_recorder(previous)
+    functions = {
+        cls
+        for name in ops.__all__
+        if isinstance(cls := getattr(ops, name), type) and issubclass(cls, tnn.Function)
+    }
+    missing = sorted(cls.__name__ for cls in functions - used)
+    assert not missing, f"ops without a row in the table of tests/test_ops.py: {missing}"
 
 
 # ---------------------------------------------------------------------- beyond the table

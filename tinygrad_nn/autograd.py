@@ -405,7 +405,9 @@ class Function:
         except (ValueError, IndexError, TypeError, OverflowError) as error:
             raise _with_context(cls, tensors, error) from error
         if out.__class__ is not np.ndarray:
-            out = np.asarray(out)
+            scalar, out = out, np.asarray(out)
+            if ctx.saved:  # NumPy gave a 0-d result as a scalar: what forward saved is `out`
+                ctx.saved = tuple(out if value is scalar else value for value in ctx.saved)
         if state.anomaly:
             _check_forward_finite(cls, tensors, out)
         record = state.grad_enabled and True in needs and out.dtype.kind == "f"

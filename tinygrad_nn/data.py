@@ -1,25 +1,35 @@
-"""Small synthetic data sets and a batch iterator.
+"""Small synthetic data sets, a batch iterator, and PyTorch's TensorDataset and DataLoader.
 
 `sincos` and `sincos_grid` are the original article's regression task (learn sin and cos
 on [0, 1)); `two_spirals` and `moons` are 2-D classification sets; `batches` walks any
-pair of arrays in mini-batches. Everything is seedable: ``rng`` may be None, an int seed or
-a ``numpy.random.Generator``.
+pair of arrays in mini-batches; `TensorDataset` and `DataLoader` do the same the PyTorch
+way (a loader is iterated once per epoch, reshuffling each time). Everything is seedable:
+``rng`` may be None, an int seed or a ``numpy.random.Generator``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tinygrad_nn._random import RngLike, as_generator
+from tinygrad_nn.tensor import Tensor
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
 
-__all__ = ["batches", "moons", "sincos", "sincos_grid", "two_spirals"]
+__all__ = [
+    "DataLoader",
+    "TensorDataset",
+    "batches",
+    "moons",
+    "sincos",
+    "sincos_grid",
+    "two_spirals",
+]
 
 SPIRAL_TURNS = 1.5  # each spiral arm winds this many times around the origin
 
@@ -213,3 +223,115 @@ def moons(
     lower = np.stack([1 - np.cos(lower_angle), 0.5 - np.sin(lower_angle)], axis=1)
     points = np.concatenate([upper, lower], axis=0)
     return _with_noise(points, noise, generator, dtype), _labels(n_per_class)
+
+
+class TensorDataset:
+    """Samples ``(a[i], b[i], ...)`` from arrays (or Tensors) that share their first axis.
+
+    Args:
+        *arrays: ndarrays or Tensors, at least one, all with the same first-axis length.
+
+    Example:
+        >>> data = TensorDataset(np.zeros((5, 2)), np.arange(5))
+        >>> len(data), data[1][1]
+        (5, 1)
+    """
+
+    def __init__(self, *arrays: Any) -> None:
+        if not arrays:
+            raise ValueError("TensorDataset: needs at least one array")
+        self.arrays = tuple(a if isinstance(a, Tensor) else np.asarray(a) for a in arrays)
+        lengths = [a.shape[0] if a.ndim else None for a in self.arrays]
+        if None in lengths or len(set(lengths)) != 1:
+            shapes = [tuple(a.shape) for a in self.arrays]
+            raise ValueError(
+                f"TensorDataset: every array needs the same first (sample) axis, got shapes "
+                f"{shapes}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.arrays[0].shape[0])
+
+    def __getitem__(self, index: Any) -> tuple[Any, ...]:
+        """The sample(s) at ``index``: an int, a slice or an integer array of indices."""
+        return tuple(_take(array, index) for array in self.arrays)
+
+
+def _take(array: Any, index: Any) -> Any:
+    """Rows of an ndarray, or of a Tensor as a new constant Tensor (a batch is data)."""
+    if isinstance(array, Tensor):
+        return Tensor(array.data[index])
+    return array[index]
+
+
+class DataLoader:
+    """Mini-batches of a dataset, one pass per ``for`` loop (an epoch), as PyTorch's.
+
+    Each iteration with ``shuffle=True`` draws a new order from the loader's generator, so
+    epochs differ and a seeded loader repeats the same sequence of epochs. The last batch
+    is shorter when the size is not a multiple of ``batch_size``, unless ``drop_last``.
+    A `TensorDataset` is batched by one indexing per array; any other dataset (with
+    ``len`` and integer indexing) is batched by stacking its samples, field by field.
+
+    Args:
+        dataset: a `TensorDataset` or any object with ``__len__`` and ``__getitem__``.
+        batch_size: samples per batch, >= 1.
+        shuffle: visit the samples in a new random order every epoch.
+        drop_last: skip the last batch if it is shorter than ``batch_size``.
+        rng: a ``numpy.random.Generator``, an int seed, or None (fresh entropy).
+
+    Example:
+        >>> loader = DataLoader(TensorDataset(np.arange(10.0), np.arange(10)), batch_size=4)
+        >>> len(loader), [len(xb) for xb, yb in loader]
+        (3, [4, 4, 2])
+    """
+
+    def __init__(
+        self,
+        dataset: Any,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        rng: RngLike = None,
+    ) -> None:
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(
+                f"DataLoader: the dataset must have __len__ and __getitem__, got "
+                f"{type(dataset).__name__}; wrap arrays in TensorDataset(x, y)"
+            )
+        self.dataset = dataset
+        self.batch_size = _check_count("DataLoader", "batch_size", batch_size)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.generator = as_generator(rng, "DataLoader")
+
+    def __len__(self) -> int:
+        """The number of batches in one epoch."""
+        size = len(self.dataset)
+        return size // self.batch_size if self.drop_last else math.ceil(size / self.batch_size)
+
+    def __iter__(self) -> Iterator[Any]:
+        size = len(self.dataset)
+        order = self.generator.permutation(size) if self.shuffle else np.arange(size)
+        for batch in range(len(self)):
+            rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+            if isinstance(self.dataset, TensorDataset):
+                yield self.dataset[rows]
+            else:
+                yield _collate([self.dataset[int(i)] for i in rows])
+
+    def __repr__(self) -> str:
+        return (
+            f"DataLoader({len(self.dataset)} samples, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, drop_last={self.drop_last})"
+        )
+
+
+def _collate(samples: list[Any]) -> Any:
+    """Stack samples: tuples field by field, Tensors into a Tensor, the rest with np.stack."""
+    first = samples[0]
+    if isinstance(first, tuple):
+        return tuple(_collate(list(field)) for field in zip(*samples, strict=True))
+    if isinstance(first, Tensor):
+        return Tensor(np.stack([sample.data for sample in samples]))
+    return np.stack([np.asarray(sample) for sample in samples])

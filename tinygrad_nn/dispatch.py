@@ -58,8 +58,24 @@ _NOT_DIFFERENTIABLE_UFUNCS = (
     np.signbit,
 )
 
-# Functions that only inspect a Tensor (shape, size ...) and return plain Python values.
-_INSPECTING_FUNCTIONS = (np.shape, np.ndim, np.size, np.result_type)
+# Functions that only inspect a Tensor's values (shape, size, comparisons of whole arrays,
+# counts) and return plain Python values or boolean/integer arrays, never a graph.
+_INSPECTING_FUNCTIONS = (
+    np.shape,
+    np.ndim,
+    np.size,
+    np.result_type,
+    np.allclose,
+    np.array_equal,
+    np.array_equiv,
+    np.isclose,
+    np.count_nonzero,
+    np.any,
+    np.all,
+    np.argsort,
+    np.nonzero,
+    np.argwhere,
+)
 
 
 def implements(*numpy_functions: Any) -> Callable[[F], F]:

@@ -26,15 +26,6 @@ __all__ = ["Tensor"]
 _ArrayLike = Any  # ndarray, Python number, nested list, or Tensor
 
 
-def _as_axes(axes: tuple[Any, ...]) -> tuple[int, ...] | None:
-    """Accept ``f(1, 0)`` and ``f((1, 0))`` alike; no arguments means None."""
-    if not axes:
-        return None
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        return tuple(axes[0])
-    return tuple(axes)
-
-
 class Tensor(TensorMath):
     """An n-dimensional array that can record the operations applied to it.
 
@@ -403,74 +394,11 @@ class Tensor(TensorMath):
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
         return self._compare(other, np.not_equal)
 
-    # ------------------------------------------------------------------ reductions
-
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Sum over ``axis`` (all axes when None)."""
-        return _ops.Sum.apply(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Mean over ``axis`` (all axes when None): the sum times 1 / count."""
-        total = self.sum(axis=axis, keepdims=keepdims)
-        # Elements per output entry (an empty result divides nothing, so any count will do).
-        count = self.size // total.size if total.size else 1
-        if count == 0:
-            raise ValueError(f"mean: cannot average over an empty axis of shape {self.shape}")
-        return total * (1.0 / count)
-
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Maximum over ``axis``; ties share the gradient equally."""
-        return _ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        """Minimum over ``axis``; ties share the gradient equally."""
-        return _ops.Min.apply(self, axis=axis, keepdims=keepdims)
-
-    # ------------------------------------------------------------------ shape
-
-    def reshape(self, *shape: Any) -> Tensor:
-        """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``; one axis may be -1."""
-        return _ops.Reshape.apply(self, shape=_as_axes(shape) or ())
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """Permute the axes like ndarray.transpose; no arguments reverses them."""
-        return _ops.Transpose.apply(self, axes=_as_axes(axes))
-
-    def flatten(self) -> Tensor:
-        return self.reshape(-1)
+    # ------------------------------------------------------------------ indexing
+    # NumPy-named methods (sum, reshape, exp, ...) live in `tinygrad_nn.tensor_math`.
 
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.Index.apply(self, index=_index_data(index))
-
-    # ------------------------------------------------------------------ elementwise
-
-    def relu(self) -> Tensor:
-        return _ops.Relu.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return _ops.Sigmoid.apply(self)
-
-    def tanh(self) -> Tensor:
-        return _ops.Tanh.apply(self)
-
-    def exp(self) -> Tensor:
-        return _ops.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return _ops.Log.apply(self)
-
-    def abs(self) -> Tensor:
-        return _ops.Abs.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return _ops.Sqrt.apply(self)
-
-    def square(self) -> Tensor:
-        return _ops.Square.apply(self)
-
-    def clip(self, lo: float | None = None, hi: float | None = None) -> Tensor:
-        """Limit values to [lo, hi]; the gradient is 1 inside (bounds included), else 0."""
-        return _ops.Clip.apply(self, lo=lo, hi=hi)
 
 
 def _index_data(index: Any) -> Any:

@@ -1,4 +1,5 @@
-"""Weight initialisers that fill a Tensor (or ndarray) in place, seedable and dtype-preserving."""
+"""Weight initialisers that fill a Tensor (its .data is replaced) or an ndarray (in place),
+seedable and dtype-preserving."""
 
 from __future__ import annotations
 
@@ -40,8 +41,12 @@ def _array_of(tensor: Tensor | np.ndarray, fn: str) -> np.ndarray:
 def _fill(tensor: Tensor | np.ndarray, values: np.ndarray) -> Any:
     # Values are drawn in float64 and cast on assignment: the tensor keeps its dtype, and a
     # seed gives the same numbers (up to rounding) in float32 and float64.
-    array = tensor.data if isinstance(tensor, Tensor) else tensor
-    array[...] = values
+    # A Tensor gets a new array through its .data attribute (which the engine observes);
+    # an ndarray, which cannot be rebound, is filled in place.
+    if isinstance(tensor, Tensor):
+        tensor.data = np.broadcast_to(values, tensor.data.shape).astype(tensor.data.dtype)
+    else:
+        tensor[...] = values
     return tensor
 
 
@@ -88,10 +93,11 @@ def normal(
     """Fill with samples of normal(mean, std); the default is the article's normal(0, 0.1).
 
     Args:
-        tensor: a floating Tensor or ndarray, filled in place (its dtype is kept).
+        tensor: a floating Tensor or ndarray, filled (its shape and dtype are kept).
         mean: mean of the distribution.
         std: standard deviation (>= 0).
-        rng: a ``numpy.random.Generator``, an int seed, or None for fresh entropy.
+        rng: a ``numpy.random.Generator``, an int seed, or None (the default generator,
+            which `tnn.manual_seed` seeds).
 
     Returns:
         ``tensor`` itself.
@@ -142,7 +148,7 @@ def kaiming_uniform(
     """He uniform: uniform(-b, b) with b = gain * sqrt(3 / fan), gain from the nonlinearity.
 
     Args:
-        tensor: a floating Tensor or ndarray with at least 2 axes, filled in place.
+        tensor: a floating Tensor or ndarray with at least 2 axes, filled.
         a: negative slope, used when ``nonlinearity="leaky_relu"``.
         mode: "fan_in" (preserves forward variance) or "fan_out" (backward variance).
         nonlinearity: see `calculate_gain`; "relu" gives gain sqrt(2).
@@ -171,6 +177,20 @@ def zeros(tensor: Tensor | np.ndarray, rng: RngLike = None) -> Any:
     return _fill(tensor, np.zeros(()))
 
 
+def _pytorch(fan_in: int) -> tuple[Initializer, Initializer]:
+    """PyTorch's default for Linear and Conv2d: kaiming_uniform(a=sqrt(5)) weights, which is
+    uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)), and biases from the same range."""
+    bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+
+    def weight(tensor: Tensor | np.ndarray, rng: RngLike = None) -> Any:
+        return kaiming_uniform(tensor, a=math.sqrt(5), nonlinearity="leaky_relu", rng=rng)
+
+    def bias(tensor: Tensor | np.ndarray, rng: RngLike = None) -> Any:
+        return uniform(tensor, -bound, bound, rng=rng)
+
+    return weight, bias
+
+
 # Named schemes for `Linear(init=...)`: (weight initialiser, bias initialiser).
 _SCHEMES: dict[str, tuple[Initializer, Initializer]] = {
     "normal": (normal, normal),  # the article: weights and biases both normal(0, 0.1)
@@ -178,25 +198,35 @@ _SCHEMES: dict[str, tuple[Initializer, Initializer]] = {
     "kaiming_uniform": (kaiming_uniform, zeros),
     "zeros": (zeros, zeros),
 }
+SCHEME_NAMES = ("pytorch", *_SCHEMES)
 
 
-def get(scheme: str | Initializer | tuple[Any, Any]) -> tuple[Initializer, Initializer]:
-    """Resolve ``Linear``'s ``init`` argument to a (weight, bias) pair of initialisers.
+def get(
+    scheme: str | Initializer | tuple[Any, Any], fan_in: int | None = None
+) -> tuple[Initializer, Initializer]:
+    """Resolve a layer's ``init`` argument to a (weight, bias) pair of initialisers.
 
     Args:
-        scheme: a name ("normal", "xavier_uniform", "kaiming_uniform", "zeros"); a callable
-            ``fn(tensor, rng=generator)`` used for the weight and the bias; or a pair
-            ``(weight_init, bias_init)`` of names or callables.
+        scheme: a name: "pytorch" (PyTorch's default for Linear and Conv2d: weight and bias
+            uniform(-1/sqrt(fan_in), 1/sqrt(fan_in))), "normal" (the article's normal(0, 0.1)
+            for both), "xavier_uniform", "kaiming_uniform" (weight; bias zeros), "zeros"; a
+            callable ``fn(tensor, rng=generator)`` used for the weight and the bias; or a
+            pair ``(weight_init, bias_init)`` of names or callables.
+        fan_in: the layer's inputs per output, which "pytorch" needs for the bias.
 
     Example:
         >>> get("xavier_uniform") == (xavier_uniform, zeros)
         True
     """
     if isinstance(scheme, str):
+        if scheme == "pytorch":
+            if fan_in is None:
+                raise ValueError("init: the 'pytorch' scheme needs the layer's fan_in")
+            return _pytorch(fan_in)
         if scheme not in _SCHEMES:
             raise ValueError(
-                f"init: unknown scheme {scheme!r}; choose one of {sorted(_SCHEMES)}, pass a "
-                "callable fn(tensor, rng=generator), or a (weight_init, bias_init) pair"
+                f"init: unknown scheme {scheme!r}; choose one of {sorted(SCHEME_NAMES)}, pass "
+                "a callable fn(tensor, rng=generator), or a (weight_init, bias_init) pair"
             )
         return _SCHEMES[scheme]
     if callable(scheme):

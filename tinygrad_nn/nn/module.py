@@ -6,6 +6,10 @@ There is no Parameter class. Assigning an attribute classifies the value once::
     self.fc = Linear(2, 3)                          a child module, named "fc"
     self.layers = [Linear(1, 4), Linear(4, 2)]      a container: children "layers.0", "layers.1"
 
+Buffers (`register_buffer`) are Tensors that are state but not parameters, such as
+BatchNorm's running statistics: `state_dict` saves them, `parameters` skips them, and
+assigning a new Tensor (or None) to a buffer's name keeps it a buffer.
+
 Lists, tuples and dicts are containers: their Modules are children and their Tensors that
 require grad are parameters, found when the module is walked (so appending to a list
 later works). `named_parameters` lists a module's own parameters first, then its
@@ -14,7 +18,7 @@ children's, depth first, each shared tensor once under its first name (PyTorch's
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -28,6 +32,7 @@ __all__ = ["IncompatibleKeys", "Module", "StateDictError"]
 _PARAMETER = "parameter"
 _MODULE = "module"
 _CONTAINER = "container"
+_BUFFER = "buffer"
 
 
 class StateDictError(ValueError):
@@ -100,6 +105,8 @@ class Module:
         else:
             kind = None
         registry = self._get_registry()
+        if registry.get(name) is _BUFFER and (value is None or isinstance(value, Tensor)):
+            kind = _BUFFER  # a buffer stays a buffer when its value is replaced
         if kind is None:
             registry.pop(name, None)
         else:
@@ -116,6 +123,63 @@ class Module:
             raise TypeError(f"register_parameter: expected a Tensor, got {type(tensor).__name__}")
         object.__setattr__(self, name, tensor)
         self._get_registry()[name] = _PARAMETER
+
+    def register_buffer(
+        self, name: str, tensor: Tensor | np.ndarray | None, persistent: bool = True
+    ) -> None:
+        """Make ``tensor`` a buffer called ``name``: state that is not a parameter.
+
+        `state_dict` saves it (unless ``persistent=False``), `parameters` skips it, and
+        ``module.name`` returns it. An ndarray is wrapped in a Tensor that does not require
+        grad; None reserves the name (nothing is saved until a Tensor is assigned).
+
+        Example:
+            >>> self.register_buffer("running_mean", Tensor(np.zeros(4)))
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise ValueError(
+                f"register_buffer: name must be a non-empty string without '.', got {name!r}"
+            )
+        if isinstance(tensor, np.ndarray):
+            tensor = Tensor(tensor)
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                "register_buffer: expected a Tensor, an ndarray or None, got "
+                f"{type(tensor).__name__}"
+            )
+        if tensor is not None and tensor.requires_grad:
+            raise ValueError(
+                f"register_buffer: {name!r} requires grad, so it would be a parameter; pass "
+                "tensor.detach(), or assign it as an attribute to make it a parameter"
+            )
+        object.__setattr__(self, name, tensor)
+        self._get_registry()[name] = _BUFFER
+        non_persistent = self.__dict__.setdefault("_non_persistent", set())
+        if persistent:
+            non_persistent.discard(name)
+        else:
+            non_persistent.add(name)
+
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """Every buffer (not None) with its dotted name, e.g. ``bn.running_mean``.
+
+        Example:
+            >>> [name for name, _ in BatchNorm1d(3).named_buffers()]
+            ['running_mean', 'running_var', 'num_batches_tracked']
+        """
+        for module_name, module in self.named_modules(prefix):
+            for name in module._buffer_names():
+                value = module.__dict__[name]
+                if value is not None:
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def buffers(self) -> Iterator[Tensor]:
+        """Every buffer, in `named_buffers` order."""
+        for _, tensor in self.named_buffers():
+            yield tensor
+
+    def _buffer_names(self) -> list[str]:
+        return [name for name, kind in self._get_registry().items() if kind is _BUFFER]
 
     def add_module(self, name: str, module: Module) -> None:
         """Make ``module`` a child called ``name`` (any string, e.g. "0"; read it with getattr)."""
@@ -135,6 +199,8 @@ class Module:
                 parameters.append((name, value))
             elif kind is _MODULE:
                 children.append((name, value))
+            elif kind is _BUFFER:
+                continue
             else:
                 _scan_container(name, value, parameters, children)
         return parameters, children
@@ -229,6 +295,44 @@ class Module:
         for tensor in self.parameters():
             tensor.grad = None
 
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn(module)`` on every descendant, then on this module; returns self.
+
+        Example:
+            >>> def init_weights(m):
+            ...     if isinstance(m, Linear):
+            ...         tnn.nn.init.xavier_uniform(m.weight, rng=0)
+            >>> model.apply(init_weights)
+        """
+        # Post-order like PyTorch (each module after its children), without recursion.
+        order: list[Module] = []
+        seen: set[int] = set()
+        stack: list[tuple[Module, bool]] = [(self, False)]
+        while stack:
+            module, expanded = stack.pop()
+            if expanded:
+                order.append(module)
+            elif id(module) not in seen:
+                seen.add(id(module))
+                stack.append((module, True))
+                stack.extend((child, False) for _, child in reversed(module._own()[1]))
+        for module in order:
+            fn(module)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter (False freezes them); returns self.
+
+        Frozen parameters stay parameters (listed, saved), but get no ``.grad``, so
+        optimizers skip them.
+
+        Example:
+            >>> model.layers[0].requires_grad_(False)
+        """
+        for tensor in self.parameters():
+            tensor.requires_grad = bool(requires_grad)
+        return self
+
     def train(self, mode: bool = True) -> Module:
         """Set ``.training`` on this module and all descendants; returns self."""
         for module in self.modules():
@@ -239,25 +343,46 @@ class Module:
         """Same as ``train(False)``; returns self."""
         return self.train(False)
 
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        """Parameters and persistent buffers, PyTorch's state_dict order: each module's own
+        parameters, then its own buffers, then its children's, depth first; shared ones once."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules():
+            hidden = module.__dict__.get("_non_persistent", ())
+            own = module._own()[0] + [
+                (name, module.__dict__[name])
+                for name in module._buffer_names()
+                if name not in hidden and module.__dict__[name] is not None
+            ]
+            for name, tensor in own:
+                if id(tensor) not in seen:
+                    seen.add(id(tensor))
+                    yield (f"{module_name}.{name}" if module_name else name), tensor
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter's array by dotted name, in `named_parameters` order.
+        """Copies of every parameter's and persistent buffer's array by dotted name.
+
+        The order is PyTorch's: a module's parameters, then its buffers, then each child's.
 
         Example:
             >>> list(Linear(2, 3).state_dict())
             ['weight', 'bias']
+            >>> list(BatchNorm1d(3).state_dict())
+            ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']
         """
-        return {name: tensor.data.copy() for name, tensor in self.named_parameters()}
+        return {name: tensor.data.copy() for name, tensor in self._named_state()}
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
     ) -> IncompatibleKeys:
-        """Copy arrays into the parameters, in place, after checking every entry first.
+        """Load arrays into the parameters and buffers, after checking every entry first.
 
         Every name, shape and dtype is checked before anything is assigned; on any problem
         a `StateDictError` (a ValueError) lists all missing, unexpected and mismatched
-        entries, and the module is left unchanged. Floating values of any precision are
-        cast into the parameter's dtype (a float64 checkpoint loads into a float32 model);
-        non-floating values (int, bool, complex, object) are a dtype mismatch.
+        entries, and the module is left unchanged. Values of any precision are cast into
+        the entry's dtype within its kind (a float64 checkpoint loads into a float32 model,
+        an int32 count into an int64 buffer); another kind (an int for a float parameter,
+        bool, complex, object) is a dtype mismatch.
 
         Args:
             state_dict: name -> ndarray (or Tensor), e.g. from `state_dict` or `tnn.load`.
@@ -275,11 +400,11 @@ class Module:
                 f"load_state_dict: expected a mapping of name -> array, got "
                 f"{type(state_dict).__name__}"
             )
-        parameters = dict(self.named_parameters())
+        parameters = dict(self._named_state())
         missing = [name for name in parameters if name not in state_dict]
         unexpected = [str(name) for name in state_dict if name not in parameters]
         mismatched: list[tuple[str, str]] = []
-        updates: list[tuple[np.ndarray, np.ndarray]] = []
+        updates: list[tuple[Tensor, np.ndarray]] = []
         for name, tensor in parameters.items():
             if name not in state_dict:
                 continue
@@ -303,7 +428,7 @@ class Module:
                     )
                 )
             else:
-                updates.append((target, array))
+                updates.append((tensor, array))
         if mismatched or (strict and (missing or unexpected)):
             lines = [f"missing: {name}" for name in (missing if strict else [])]
             lines += [f"unexpected: {name}" for name in (unexpected if strict else [])]
@@ -313,8 +438,10 @@ class Module:
                 "nothing was loaded:\n  " + "\n  ".join(lines)
             )
             raise StateDictError(message, missing, unexpected, mismatched)
-        for target, array in updates:
-            target[...] = array
+        # Each tensor gets a new array through its .data attribute (which the engine
+        # observes); the values are copied, so the state dict stays independent.
+        for tensor, array in updates:
+            tensor.data = np.array(array, dtype=tensor.data.dtype, copy=True)
         return IncompatibleKeys([] if strict else missing, [] if strict else unexpected)
 
     # ------------------------------------------------------------------ repr

@@ -2,7 +2,9 @@
 
 The ops are grouped by kind in the modules of this package and re-exported here, so
 ``tinygrad_nn.ops.Mul`` names every op whatever file defines it. `core` holds the
-primitives the engine and the article's network are built from.
+primitives the engine and the article's network are built from; `elementwise`,
+`reductions`, `shape` and `linalg` the rest of NumPy's differentiable functions (listed
+with their derivatives in docs/ops.md).
 
 How a backward is written (so that it is also twice differentiable): it computes the
 input gradients from ``grad`` and ``ctx.saved`` with NumPy functions, ufuncs, operators
@@ -17,7 +19,24 @@ op in a higher-order pass, since it could not differentiate through that array. 
 never writes into arrays in place (``out[...] = ...``, ``+=`` on a saved array).
 """
 
+from tinygrad_nn.ops.conv import *  # noqa: F403
+from tinygrad_nn.ops.conv import __all__ as _conv_names
 from tinygrad_nn.ops.core import *  # noqa: F403
 from tinygrad_nn.ops.core import __all__ as _core_names
+from tinygrad_nn.ops.elementwise import *  # noqa: F403
+from tinygrad_nn.ops.elementwise import __all__ as _elementwise_names
+from tinygrad_nn.ops.linalg import *  # noqa: F403
+from tinygrad_nn.ops.linalg import __all__ as _linalg_names
+from tinygrad_nn.ops.reductions import *  # noqa: F403
+from tinygrad_nn.ops.reductions import __all__ as _reduction_names
+from tinygrad_nn.ops.shape import *  # noqa: F403
+from tinygrad_nn.ops.shape import __all__ as _shape_names
 
-__all__ = [*_core_names]
+__all__ = [
+    *_core_names,
+    *_elementwise_names,
+    *_reduction_names,
+    *_shape_names,
+    *_linalg_names,
+    *_conv_names,
+]

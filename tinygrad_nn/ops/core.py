@@ -141,7 +141,9 @@ class Pow(Function):
         if needs_a:
             # Where b == 0, a**b is the constant 1: its derivative is 0 even at a == 0, where
             # b * a**(b - 1) would be 0 * inf (PyTorch's and HIPS autograd's convention).
-            grad_a = grad * b * a ** np.where(b == 0, 1, b - 1)
+            # Only there: elsewhere the exponent b - 1 must stay, or the derivative of this
+            # gradient in b (second order) would be wrong at b == 0.
+            grad_a = grad * b * a ** np.where((b == 0) & (a == 0), 1, b - 1)
         if needs_b:
             # d/db a**b = a**b log(a); where a == 0 PyTorch's convention gives 0, not nan.
             with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,0 +1,258 @@
+"""Convolution and max pooling in NCHW layout with PyTorch's semantics, each one fused node.
+
+A convolution gathers every receptive field into a matrix (im2col: one strided copy per
+kernel offset) and multiplies it by the kernel in one batched ``matmul`` (over samples and
+groups), laid out so that the result is already NCHW. Its gradients are convolutions too, so
+three linear ops close under differentiation::
+
+    Conv2d(x, w)                y[n, o] = sum_c,i,j w[o, c, i, j] x[n, c, s*h + d*i, s*w + d*j]
+    Conv2dInputGrad(g, w)       the gradient of Conv2d with respect to x (a transposed conv)
+    Conv2dWeightGrad(x, g)      the gradient of Conv2d with respect to w
+
+and each one's backward calls the other two through ``evaluate``: the rule is written once
+and the ops are differentiable to any order. Pooling keeps the argmax of each window
+(`MaxPool2d`), whose gradient is a `ScatterAdd`; average pooling is a convolution with a
+constant kernel (`tinygrad_nn.functional.avg_pool2d`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tinygrad_nn.autograd import Function
+from tinygrad_nn.ops.core import ScatterAdd
+
+__all__ = ["Conv2d", "Conv2dInputGrad", "Conv2dWeightGrad", "MaxPool2d"]
+
+Pair = tuple[int, int]
+
+_HINT = (
+    "conv2d takes x (N, C, H, W) and w (O, C / groups, KH, KW); check the channels, groups "
+    "and that the (padded) input is at least as large as the (dilated) kernel"
+)
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Output length along one axis: floor((size + 2 p - d (k - 1) - 1) / s) + 1."""
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def _windows(
+    x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, fill: float = 0.0
+) -> np.ndarray:
+    """Every receptive field as a strided view: (N, C, OH, OW, KH, KW), no copy but the pad."""
+    (ph, pw), (dh, dw), (sh, sw) = padding, dilation, stride
+    if ph or pw:
+        x = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+    span = (dh * (kernel[0] - 1) + 1, dw * (kernel[1] - 1) + 1)
+    return sliding_window_view(x, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+
+
+def _offsets(kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> list[tuple[slice, slice]]:
+    """For each kernel offset (i, j), the rows and columns of the padded input it reads."""
+    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out
+    return [
+        (
+            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+        )
+        for i in range(kernel[0])
+        for j in range(kernel[1])
+    ]
+
+
+def _columns(
+    x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int
+) -> tuple[np.ndarray, Pair]:
+    """im2col: (N, groups, C / groups * KH * KW, OH * OW) and (OH, OW).
+
+    The layout keeps NCHW's order, so the products with the kernel come out as (N, O, OH, OW)
+    without a transpose; one strided copy per kernel offset fills it.
+    """
+    (ph, pw) = padding
+    n, c, h, w = x.shape
+    out = (
+        output_size(h, kernel[0], stride[0], ph, dilation[0]),
+        output_size(w, kernel[1], stride[1], pw, dilation[1]),
+    )
+    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+    cols = np.empty((n, c, kernel[0] * kernel[1], *out), dtype=x.dtype)
+    for offset, (rows, columns) in enumerate(_offsets(kernel, stride, dilation, out)):
+        cols[:, :, offset] = padded[:, :, rows, columns]
+    return cols.reshape(n, groups, -1, out[0] * out[1]), out
+
+
+def _settings(stride: Pair, padding: Pair, dilation: Pair, groups: int) -> dict[str, Any]:
+    """The keyword arguments every conv op takes, kept on ctx for its backward."""
+    return {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
+
+
+class Conv2d(Function):
+    """f(x, w, b) = cross-correlation of x (N, C, H, W) with w (O, C/g, KH, KW), plus b;
+    df/dx = Conv2dInputGrad(grad, w), df/dw = Conv2dWeightGrad(x, grad), df/db = sum of grad
+    over N, OH, OW"""
+
+    hint = _HINT
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        x: np.ndarray,
+        w: np.ndarray,
+        *bias: np.ndarray,
+        stride: Pair,
+        padding: Pair,
+        dilation: Pair,
+        groups: int,
+    ) -> np.ndarray:
+        ctx.save_for_backward(x, w)
+        ctx.settings = _settings(stride, padding, dilation, groups)
+        n = x.shape[0]
+        o, _, kh, kw = w.shape
+        cols, (oh, ow) = _columns(x, (kh, kw), stride, padding, dilation, groups)
+        out = np.matmul(w.reshape(1, groups, o // groups, -1), cols)  # (N, groups, O/g, OH*OW)
+        out = out.reshape(n, o, oh, ow)
+        if bias:
+            out = out + bias[0].reshape(1, o, 1, 1)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
+        x, w = ctx.saved
+        settings = ctx.settings
+        needs = ctx.needs_input_grad
+        grad_x = grad_w = None
+        if needs[0]:
+            grad_x = Conv2dInputGrad.evaluate(grad, w, x_shape=tuple(x.shape), **settings)
+        if needs[1]:
+            grad_w = Conv2dWeightGrad.evaluate(x, grad, w_shape=tuple(w.shape), **settings)
+        if len(needs) == 2:
+            return (grad_x, grad_w)
+        return (grad_x, grad_w, grad.sum(axis=(0, 2, 3)) if needs[2] else None)
+
+
+class Conv2dInputGrad(Function):
+    """f(g, w) = the gradient of Conv2d(x, w) with respect to x for output gradient g
+    (col2im of g times w); df/dg = Conv2d(grad, w), df/dw = Conv2dWeightGrad(grad, g)"""
+
+    hint = _HINT
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        g: np.ndarray,
+        w: np.ndarray,
+        *,
+        x_shape: tuple[int, int, int, int],
+        stride: Pair,
+        padding: Pair,
+        dilation: Pair,
+        groups: int,
+    ) -> np.ndarray:
+        ctx.save_for_backward(g, w)
+        ctx.settings = _settings(stride, padding, dilation, groups)
+        n, c, h, width = x_shape
+        _, o, oh, ow = g.shape
+        kernel = (w.shape[2], w.shape[3])
+        (ph, pw) = padding
+        kernel_t = w.reshape(1, groups, o // groups, -1).transpose(0, 1, 3, 2)
+        cols = np.matmul(kernel_t, g.reshape(n, groups, o // groups, oh * ow))
+        cols = cols.reshape(n, c, kernel[0] * kernel[1], oh, ow)
+        padded = np.zeros((n, c, h + 2 * ph, width + 2 * pw), dtype=cols.dtype)
+        for offset, (rows, columns) in enumerate(_offsets(kernel, stride, dilation, (oh, ow))):
+            padded[:, :, rows, columns] += cols[:, :, offset]  # col2im: one strided slab each
+        return np.ascontiguousarray(padded[:, :, ph : ph + h, pw : pw + width])
+
+    @staticmethod
+    def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
+        g, w = ctx.saved
+        settings = ctx.settings
+        needs = ctx.needs_input_grad
+        return (
+            Conv2d.evaluate(grad, w, **settings) if needs[0] else None,
+            Conv2dWeightGrad.evaluate(grad, g, w_shape=tuple(w.shape), **settings)
+            if needs[1]
+            else None,
+        )
+
+
+class Conv2dWeightGrad(Function):
+    """f(x, g) = the gradient of Conv2d(x, w) with respect to w for output gradient g
+    (g times im2col of x); df/dx = Conv2dInputGrad(g, grad), df/dg = Conv2d(x, grad)"""
+
+    hint = _HINT
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        x: np.ndarray,
+        g: np.ndarray,
+        *,
+        w_shape: tuple[int, int, int, int],
+        stride: Pair,
+        padding: Pair,
+        dilation: Pair,
+        groups: int,
+    ) -> np.ndarray:
+        ctx.save_for_backward(x, g)
+        ctx.settings = _settings(stride, padding, dilation, groups)
+        kernel = (w_shape[2], w_shape[3])
+        cols, _ = _columns(x, kernel, stride, padding, dilation, groups)
+        n, o = g.shape[:2]
+        per_sample = np.matmul(
+            g.reshape(n, groups, o // groups, -1), cols.transpose(0, 1, 3, 2)
+        )  # (N, groups, O/g, C/g*KH*KW)
+        grad_w = per_sample.sum(axis=0)
+        return grad_w.reshape(w_shape)
+
+    @staticmethod
+    def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
+        x, g = ctx.saved
+        settings = ctx.settings
+        needs = ctx.needs_input_grad
+        return (
+            Conv2dInputGrad.evaluate(g, grad, x_shape=tuple(x.shape), **settings)
+            if needs[0]
+            else None,
+            Conv2d.evaluate(x, grad, **settings) if needs[1] else None,
+        )
+
+
+class MaxPool2d(Function):
+    """f(x) = the maximum of each window (padding counts as -inf);  df/dx = grad at each
+    window's (first) maximum, summed where windows overlap"""
+
+    hint = "max_pool2d takes x (N, C, H, W); the padded input must hold at least one window"
+
+    @staticmethod
+    def forward(
+        ctx: Function,
+        x: np.ndarray,
+        *,
+        kernel_size: Pair,
+        stride: Pair,
+        padding: Pair,
+        dilation: Pair,
+    ) -> np.ndarray:
+        windows = _windows(x, kernel_size, stride, padding, dilation, fill=-np.inf)
+        n, c, oh, ow, kh, kw = windows.shape
+        flat = windows.reshape(n, c, oh, ow, kh * kw)
+        best = flat.argmax(axis=-1)
+        out = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
+        # Where each maximum sits in x, as a flat index (padding is never a window's maximum
+        # because PyTorch's padding <= kernel / 2 leaves every window a real element).
+        rows = np.arange(oh)[:, None] * stride[0] + (best // kw) * dilation[0] - padding[0]
+        cols = np.arange(ow)[None, :] * stride[1] + (best % kw) * dilation[1] - padding[1]
+        planes = np.arange(n * c).reshape(n, c, 1, 1) * (x.shape[2] * x.shape[3])
+        ctx.save_for_backward((planes + rows * x.shape[3] + cols).ravel(), x.shape)
+        return out
+
+    @staticmethod
+    def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
+        index, shape = ctx.saved
+        size = int(np.prod(shape))
+        flat = ScatterAdd.evaluate(grad.reshape(-1), shape=(size,), index=index)
+        return (flat.reshape(shape),)

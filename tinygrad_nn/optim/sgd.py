@@ -1,0 +1,106 @@
+"""`SGD`: stochastic gradient descent with momentum, dampening, weight decay and Nesterov."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from tinygrad_nn.optim.optimizer import (
+    Check,
+    Optimizer,
+    boolean,
+    non_negative,
+    unit_interval,
+)
+from tinygrad_nn.tensor import Tensor
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, PyTorch's algorithm (``torch.optim.SGD``).
+
+    For each parameter ``p`` with gradient ``g``::
+
+        g = g + weight_decay * p
+        if momentum != 0:
+            b = g                                         on the first step
+            b = momentum * b + (1 - dampening) * g        afterwards
+            g = g + momentum * b   if nesterov   else   b
+        p = p - lr * g
+
+    Args:
+        params: Tensors to optimize, e.g. ``model.parameters()``, or a list of group dicts.
+        lr: learning rate, >= 0.
+        momentum: momentum factor, >= 0.
+        dampening: in [0, 1]; scales the new gradient in the momentum buffer.
+        weight_decay: L2 penalty factor, >= 0.
+        nesterov: Nesterov momentum (needs momentum > 0 and dampening 0).
+
+    Example:
+        >>> optimizer = SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True)
+        >>> optimizer.zero_grad(); loss.backward(); optimizer.step()
+    """
+
+    _checks: ClassVar[dict[str, Check]] = {
+        "lr": non_negative,
+        "momentum": non_negative,
+        "dampening": unit_interval,
+        "weight_decay": non_negative,
+        "nesterov": boolean,
+    }
+    _state_keys = ("momentum_buffer",)
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+        }
+        super().__init__(params, defaults)
+
+    def _check_combination(self, group: dict[str, Any], owner: str) -> None:
+        if group.get("nesterov") and (group.get("momentum", 0) <= 0 or group.get("dampening")):
+            raise ValueError(
+                f"{owner}: nesterov=True needs momentum > 0 and dampening = 0, got "
+                f"momentum={group.get('momentum')}, dampening={group.get('dampening')}"
+            )
+
+    def _step_group(self, group: dict[str, Any]) -> None:
+        # The hot loop of every training step: checks are inlined, and the common case
+        # (no momentum, no decay) is one multiply and one in-place subtract per parameter.
+        lr, momentum, weight_decay = group["lr"], group["momentum"], group["weight_decay"]
+        dampening, nesterov = group["dampening"], group["nesterov"]
+        state = self.state
+        for param in group["params"]:
+            grad = param.grad
+            if grad is None:
+                continue
+            data = param.data
+            if grad.shape != data.shape:
+                self._gradient(param)  # raises, naming the parameter
+            if weight_decay:
+                grad = grad + weight_decay * data
+            if momentum:
+                entry = state.get(param)
+                buffer = None if entry is None else entry.get("momentum_buffer")
+                if buffer is None:
+                    buffer = grad.astype(data.dtype, copy=True)
+                    state.setdefault(param, {})["momentum_buffer"] = buffer
+                else:
+                    if buffer.shape != data.shape or buffer.dtype != data.dtype:
+                        buffer = self._buffer(param, entry, "momentum_buffer")
+                    buffer *= momentum
+                    buffer += (1.0 - dampening) * grad if dampening else grad
+                grad = grad + momentum * buffer if nesterov else buffer
+            param.data -= lr * grad
