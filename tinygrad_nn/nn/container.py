@@ -33,6 +33,8 @@ class ModuleList(Module):
         (4, '3.bias')
     """
 
+    _items: list[Module]
+
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()
         object.__setattr__(self, "_items", [])
@@ -109,6 +111,8 @@ class ModuleDict(Module):
         >>> list(heads), heads["digit"].out_features
         (['digit', 'parity'], 10)
     """
+
+    _items: dict[str, Module]
 
     def __init__(self, modules: Mapping[str, Module] | None = None) -> None:
         super().__init__()

@@ -73,10 +73,8 @@ class Conv2d(Module):
         self.stride = functional._int_pair(owner, "stride", stride, 1)
         self.padding = functional._int_pair(owner, "padding", padding, 0)
         self.dilation = functional._int_pair(owner, "dilation", dilation, 1)
-        self.weight: Tensor
-        self.bias: Tensor | None
         shape = (out_channels, in_channels // groups, *self.kernel_size)
-        init_weight_and_bias(self, owner, shape, bias, init, dtype, rng)
+        self.weight, self.bias = init_weight_and_bias(owner, shape, bias, init, dtype, rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.conv2d(

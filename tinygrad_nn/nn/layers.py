@@ -44,25 +44,26 @@ def parameter_dtype(owner: str, dtype: Any) -> np.dtype:
 
 
 def init_weight_and_bias(
-    module: Module,
     owner: str,
     shape: tuple[int, ...],
     bias: bool,
     init: Any,
     dtype: Any,
     rng: _init.RngLike,
-) -> None:
-    """Give ``module`` a ``weight`` of ``shape`` (out first) and, with ``bias``, a ``bias`` of
-    shape (out,), drawn by the ``init`` scheme (PyTorch's fan_in: all axes but the first)."""
+) -> tuple[Tensor, Tensor | None]:
+    """A ``weight`` of ``shape`` (out first) and, with ``bias``, a ``bias`` of shape (out,),
+    drawn in that order by the ``init`` scheme (PyTorch's fan_in: all axes but the first);
+    the layer assigns both, weight first, so they register in that order."""
     dtype = parameter_dtype(owner, dtype)
     weight_init, bias_init = _init.get(init, fan_in=math.prod(shape[1:]))
     generator = as_generator(rng, owner)
-    module.weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
-    weight_init(module.weight, rng=generator)
-    module.bias = None
-    if bias:
-        module.bias = Tensor(np.zeros(shape[0], dtype), requires_grad=True, name="bias")
-        bias_init(module.bias, rng=generator)
+    weight = Tensor(np.zeros(shape, dtype), requires_grad=True, name="weight")
+    weight_init(weight, rng=generator)
+    if not bias:
+        return weight, None
+    bias_tensor = Tensor(np.zeros(shape[0], dtype), requires_grad=True, name="bias")
+    bias_init(bias_tensor, rng=generator)
+    return weight, bias_tensor
 
 
 class Linear(Module):
@@ -98,10 +99,8 @@ class Linear(Module):
         super().__init__()
         self.in_features = _check_features("in_features", in_features)
         self.out_features = _check_features("out_features", out_features)
-        self.weight: Tensor
-        self.bias: Tensor | None
         shape = (self.out_features, self.in_features)
-        init_weight_and_bias(self, "Linear", shape, bias, init, dtype, rng)
+        self.weight, self.bias = init_weight_and_bias("Linear", shape, bias, init, dtype, rng)
 
     def forward(self, x: Tensor) -> Tensor:
         return functional.linear(x, self.weight, self.bias)
@@ -155,6 +154,8 @@ class Sequential(Module):
         >>> [name for name, _ in model.named_parameters()]
         ['0.weight', '0.bias', '2.weight', '2.bias']
     """
+
+    _sequence: tuple[Module, ...]
 
     def __init__(self, *modules: Module) -> None:
         super().__init__()

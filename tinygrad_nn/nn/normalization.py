@@ -93,6 +93,10 @@ class _BatchNorm(Module):
     """Shared by BatchNorm1d and BatchNorm2d: they differ only in the input ranks allowed."""
 
     _ranks: tuple[int, ...] = ()
+    # Buffers (register_buffer), None with track_running_stats=False.
+    running_mean: Tensor | None
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
 
     def __init__(
         self,
@@ -131,12 +135,23 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
+    def _running_stats(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The running mean, variance and batch count buffers."""
+        mean, var, batches = self.running_mean, self.running_var, self.num_batches_tracked
+        if mean is None or var is None or batches is None:
+            raise RuntimeError(
+                f"{type(self).__name__}: the running statistics are None; they exist only "
+                "with track_running_stats=True"
+            )
+        return mean, var, batches
+
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches tracked."""
         if self.track_running_stats:
-            self.running_mean.data = np.zeros_like(self.running_mean.data)
-            self.running_var.data = np.ones_like(self.running_var.data)
-            self.num_batches_tracked.data = np.zeros_like(self.num_batches_tracked.data)
+            mean, var, batches = self._running_stats()
+            mean.data = np.zeros_like(mean.data)
+            var.data = np.ones_like(var.data)
+            batches.data = np.zeros_like(batches.data)
 
     def forward(self, x: Tensor) -> Tensor:
         owner = type(self).__name__
@@ -170,26 +185,29 @@ class _BatchNorm(Module):
                 self._update_running_stats(mean.data, variance.data, count)
             y = centered / (variance + self.eps).sqrt()
         else:
-            mean = self.running_mean.data.reshape(shape)
-            scale = 1.0 / np.sqrt(self.running_var.data.reshape(shape) + self.eps)
-            y = (x - mean) * scale
-        if self.affine:
-            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+            running_mean, running_var, _ = self._running_stats()
+            scale = 1.0 / np.sqrt(running_var.data.reshape(shape) + self.eps)
+            y = (x - running_mean.data.reshape(shape)) * scale
+        if self.weight is not None:
+            y = y * self.weight.reshape(shape)
+        if self.bias is not None:
+            y = y + self.bias.reshape(shape)
         return y
 
     def _update_running_stats(self, mean: np.ndarray, variance: np.ndarray, count: int) -> None:
-        self.num_batches_tracked.data = self.num_batches_tracked.data + 1
+        running_mean, running_var, batches = self._running_stats()
+        batches.data = batches.data + 1
         factor = (
-            1.0 / float(self.num_batches_tracked.data)  # momentum=None: a cumulative average
+            1.0 / float(batches.data)  # momentum=None: a cumulative average
             if self.momentum is None
             else self.momentum
         )
         unbiased = variance.ravel() * (count / (count - 1))
-        dtype = self.running_mean.data.dtype
-        self.running_mean.data = (
-            (1 - factor) * self.running_mean.data + factor * mean.ravel()
-        ).astype(dtype, copy=False)
-        self.running_var.data = ((1 - factor) * self.running_var.data + factor * unbiased).astype(
+        dtype = running_mean.data.dtype
+        running_mean.data = ((1 - factor) * running_mean.data + factor * mean.ravel()).astype(
+            dtype, copy=False
+        )
+        running_var.data = ((1 - factor) * running_var.data + factor * unbiased).astype(
             dtype, copy=False
         )
 

@@ -16,7 +16,8 @@ from tinygrad_nn.tensor import Tensor
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 
-def _with_grads(fn: str, parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+def _with_grads(fn: str, parameters: Tensor | Iterable[Tensor]) -> list[tuple[Tensor, np.ndarray]]:
+    """The Tensors that have a gradient, each with it."""
     if callable(getattr(parameters, "parameters", None)):
         raise TypeError(
             f"{fn}: got a {type(parameters).__name__} (a Module); pass model.parameters()"
@@ -25,7 +26,7 @@ def _with_grads(fn: str, parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     for index, tensor in enumerate(tensors):
         if not isinstance(tensor, Tensor):
             raise TypeError(f"{fn}: item {index} is a {type(tensor).__name__}, not a Tensor")
-    return [tensor for tensor in tensors if tensor.grad is not None]
+    return [(tensor, grad) for tensor in tensors if (grad := tensor.grad) is not None]
 
 
 def clip_grad_norm_(
@@ -62,10 +63,10 @@ def clip_grad_norm_(
         raise ValueError(f"{fn}: max_norm must be >= 0, got {max_norm}")
     if not norm_type > 0:
         raise ValueError(f"{fn}: norm_type must be > 0 or math.inf, got {norm_type}")
-    tensors = _with_grads(fn, parameters)
-    if not tensors:
+    pairs = _with_grads(fn, parameters)
+    if not pairs:
         return Tensor(0.0)
-    grads = [tensor.grad for tensor in tensors]
+    grads = [grad for _, grad in pairs]
     if math.isinf(norm_type):
         total = max(float(np.max(np.abs(grad), initial=0.0)) for grad in grads)
     else:
@@ -79,8 +80,8 @@ def clip_grad_norm_(
         )
     coefficient = max_norm / (total + 1e-6)  # NaN for a NaN norm, 0 for an infinite one
     if not coefficient >= 1.0:
-        for tensor in tensors:
-            tensor.grad = tensor.grad * tensor.grad.dtype.type(coefficient)
+        for tensor, grad in pairs:
+            tensor.grad = grad * grad.dtype.type(coefficient)
     return Tensor(total, dtype=grads[0].dtype)
 
 
@@ -98,7 +99,5 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     clip_value = float(clip_value)
     if not clip_value >= 0:
         raise ValueError(f"clip_grad_value_: clip_value must be >= 0, got {clip_value}")
-    for tensor in _with_grads("clip_grad_value_", parameters):
-        tensor.grad = np.clip(tensor.grad, -clip_value, clip_value).astype(
-            tensor.grad.dtype, copy=False
-        )
+    for tensor, grad in _with_grads("clip_grad_value_", parameters):
+        tensor.grad = np.clip(grad, -clip_value, clip_value).astype(grad.dtype, copy=False)
