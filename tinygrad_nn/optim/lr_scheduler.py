@@ -334,7 +334,7 @@ class LambdaLR(LRScheduler):
         last_epoch: int = -1,
     ) -> None:
         groups = _check_optimizer("LambdaLR", optimizer).param_groups
-        functions = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda]
+        functions = list(lr_lambda) if isinstance(lr_lambda, Sequence) else [lr_lambda]
         if len(functions) == 1:
             functions *= len(groups)
         if len(functions) != len(groups) or not all(callable(fn) for fn in functions):
@@ -535,6 +535,7 @@ class OneCycleLR(LRScheduler):
         end = float(self.total_steps - 1)
         rise = float(pct * self.total_steps) - 1
         # Each phase: the step it ends at and the (rate, momentum) keys it moves between.
+        self.phases: list[list[Any]]
         if three_phase:
             self.phases = [
                 [rise, "initial_lr", "max_lr", "max_momentum", "base_momentum"],

@@ -129,10 +129,11 @@ class Optimizer:
         entries = list(params)
         if not entries:
             raise ValueError(f"{owner}: got an empty parameter list; pass model.parameters()")
-        if all(isinstance(entry, Mapping) for entry in entries):
-            for entry in entries:
-                self.add_param_group(entry)
-        elif any(isinstance(entry, Mapping) for entry in entries):
+        groups = [entry for entry in entries if isinstance(entry, Mapping)]
+        if len(groups) == len(entries):
+            for group in groups:
+                self.add_param_group(group)
+        elif groups:
             raise TypeError(
                 f"{owner}: params mixes dicts and Tensors; pass either Tensors or a list of "
                 "dicts, each with 'params'"

@@ -94,7 +94,7 @@ class SGD(Optimizer):
             if momentum:
                 entry = state.get(param)
                 buffer = None if entry is None else entry.get("momentum_buffer")
-                if buffer is None:
+                if entry is None or buffer is None:
                     buffer = grad.astype(data.dtype, copy=True)
                     state.setdefault(param, {})["momentum_buffer"] = buffer
                 else:
