@@ -12,7 +12,7 @@ inputs (where NumPy returns a scalar), so the engine can map it back to the outp
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -377,10 +377,13 @@ class Erf(Function):
 class Floor(Function):
     """f(x) = the largest integer <= x;  f'(x) = 0 (also at the integers, where it jumps)"""
 
-    function = staticmethod(np.floor)
+    # A ufunc is not a descriptor, so the class attribute is the ufunc itself.
+    function: ClassVar[np.ufunc] = np.floor
 
+    # ctx is always a node of the op's own class (Function.apply makes it), which mypy
+    # cannot know: hence the override ignores on ``ctx: Floor`` and ``ctx: Maximum``.
     @staticmethod
-    def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+    def forward(ctx: Floor, x: np.ndarray) -> np.ndarray:  # type: ignore[override]
         return type(ctx).function(x)
 
     @staticmethod
@@ -391,7 +394,7 @@ class Floor(Function):
 class Ceil(Floor):
     """f(x) = the smallest integer >= x;  f'(x) = 0 (also at the integers)"""
 
-    function = staticmethod(np.ceil)
+    function = np.ceil
 
 
 class Round(Function):
@@ -417,15 +420,15 @@ class Maximum(Function):
     """
 
     hint = _BROADCAST_HINT
-    function = staticmethod(np.maximum)
+    function: ClassVar[np.ufunc] = np.maximum
 
     @staticmethod
-    def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    def forward(ctx: Maximum, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # type: ignore[override]
         ctx.save_for_backward(a, b)
         return type(ctx).function(a, b)
 
     @staticmethod
-    def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
+    def backward(ctx: Maximum, grad: Any) -> tuple[Any, ...]:  # type: ignore[override]
         a, b = ctx.saved
         a_wins = a > b if type(ctx).function is np.maximum else a < b
         share = np.where(a == b, grad * 0.5, 0)
@@ -439,7 +442,7 @@ class Maximum(Function):
 class Minimum(Maximum):
     """f(a, b) = min(a, b) elementwise;  df/da = 1 where a < b, 1/2 where a == b, else 0"""
 
-    function = staticmethod(np.minimum)
+    function = np.minimum
 
 
 class Hypot(Function):

@@ -42,7 +42,7 @@ class Einsum(Function):
         *operands, subscripts = ctx.saved
         inputs, output = subscripts.split("->")
         labels = inputs.split(",")
-        grads = []
+        grads: list[Any] = []  # ndarrays, or Tensors in a higher-order pass
         for position, needed in enumerate(ctx.needs_input_grad):
             if not needed:
                 grads.append(None)
@@ -62,7 +62,9 @@ def _gradient_spec(
     others = [label for i, label in enumerate(labels) if i != position]
     available = set(output).union(*others)
     unused = iter(sorted(set(string.ascii_letters) - set("".join(labels)) - set(output)))
-    target, constant_labels, constants = [], [], []
+    target: list[str] = []
+    constant_labels: list[str] = []
+    constants: list[np.ndarray] = []
     for axis, letter in enumerate(own):
         if letter in target:  # a repeat: a fresh letter tied to the first by an identity
             fresh = next(unused)

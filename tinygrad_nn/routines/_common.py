@@ -49,7 +49,7 @@ def refuse(numpy_only: dict[str, Any], name: str) -> None:
 def shape_tuple(shape: Any) -> tuple[int, ...]:
     """An int or a sequence of ints as a shape tuple."""
     if shape.__class__ is tuple:  # the common case, checked by the op that takes it
-        return shape  # type: ignore[no-any-return]
+        return shape
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
     return tuple(int(size) for size in shape)

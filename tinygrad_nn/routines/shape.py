@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
 import numpy as np
 
@@ -358,7 +358,8 @@ def tile(x: Any, reps: int | Sequence[int]) -> Tensor:
     return ops.Reshape.apply(wide, shape=tuple(r * s for r, s in zip(reps, shape, strict=True)))
 
 
-_PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+_PadMode = Literal["constant", "edge", "reflect", "symmetric", "wrap"]
+_PAD_MODES: tuple[str, ...] = get_args(_PadMode)
 
 
 @implements(np.pad)
@@ -400,9 +401,10 @@ def pad(
         return padded
     if mode not in _PAD_MODES:
         raise ValueError(f"pad: unsupported mode {mode!r}; use one of {_PAD_MODES}")
+    source_mode = cast(_PadMode, mode)  # one of _PAD_MODES, checked just above
     try:  # the source element of each padded position, axis by axis
         sources = [
-            np.pad(np.arange(size), (int(b), int(a)), mode=mode)
+            np.pad(np.arange(size), (int(b), int(a)), mode=source_mode)
             for size, (b, a) in zip(tensor.shape, widths, strict=True)
         ]
     except ValueError as error:
