@@ -499,6 +499,20 @@ def _where(a: Tensor, b: Tensor, cond: np.ndarray, as_tensor: bool) -> Tensor:
     return tnn.where(Tensor(cond) if as_tensor else cond, a, b)
 
 
+def _conv2d_reference(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """Cross-correlation by direct loops over output positions (PyTorch's conv2d)."""
+    x = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    kh, kw = w.shape[2:]
+    rows = (x.shape[2] - kh) // stride + 1
+    cols = (x.shape[3] - kw) // stride + 1
+    out = np.zeros((x.shape[0], w.shape[0], rows, cols), dtype=x.dtype)
+    for i in range(rows):
+        for j in range(cols):
+            patch = x[:, :, i * stride : i * stride + kh, j * stride : j * stride + kw]
+            out[:, :, i, j] = np.einsum("nchw,ochw->no", patch, w)
+    return out
+
+
 def _reduce(values: np.ndarray, reduction: str) -> np.ndarray:
     return {"sum": np.sum, "mean": np.mean, "none": np.asarray}[reduction](values)
 
@@ -919,7 +933,9 @@ OPS = [
     ),
     Op(
         "cross_entropy",
-        lambda logits, labels, reduction: tnn.losses.cross_entropy(logits, labels, reduction),
+        lambda logits, labels, reduction: tnn.losses.cross_entropy(
+            logits, labels, reduction=reduction
+        ),
         lambda logits, labels, reduction: _reduce(
             -special.log_softmax(logits, axis=-1)[np.arange(len(labels)), labels], reduction
         ),
@@ -932,6 +948,34 @@ OPS = [
                 "reduction": REDUCTION,
             }
         ),
+    ),
+    # ---------------------------------------------------------------- convolution, NCHW
+    Op(
+        "conv2d",
+        lambda x, w, stride, padding: F.conv2d(x, w, stride=stride, padding=padding),
+        lambda x, w, stride, padding: _conv2d_reference(x, w, stride, padding),
+        st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(3, 5), st.integers(1, 2)).map(
+            lambda n_c_h_o: (
+                (n_c_h_o[0], n_c_h_o[1], n_c_h_o[2], n_c_h_o[2]),
+                (n_c_h_o[3], n_c_h_o[1], 2, 2),
+            )
+        ),
+        params=lambda shapes, dtype: st.fixed_dictionaries(
+            {"stride": st.sampled_from([1, 2]), "padding": st.sampled_from([0, 1])}
+        ),
+    ),
+    Op(
+        "max_pool2d",
+        lambda x: F.max_pool2d(x, 2),
+        lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3] // 2, 2).max(axis=(3, 5)),
+        st.tuples(st.integers(1, 2), st.integers(1, 2)).map(lambda n_c: ((*n_c, 4, 4),)),
+        (Domain(distinct=True),),
+    ),
+    Op(
+        "avg_pool2d",
+        lambda x: F.avg_pool2d(x, 2),
+        lambda x: x.reshape(*x.shape[:2], x.shape[2] // 2, 2, x.shape[3] // 2, 2).mean(axis=(3, 5)),
+        st.tuples(st.integers(1, 2), st.integers(1, 2)).map(lambda n_c: ((*n_c, 4, 4),)),
     ),
     Op(
         "l1_penalty",
