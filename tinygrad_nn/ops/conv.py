@@ -108,8 +108,7 @@ class Conv2d(Function):
         dilation: Pair,
         groups: int,
     ) -> np.ndarray:
-        ctx.save_for_backward(x, w)
-        ctx.settings = _settings(stride, padding, dilation, groups)
+        ctx.save_for_backward(x, w, _settings(stride, padding, dilation, groups))
         n = x.shape[0]
         o, _, kh, kw = w.shape
         cols, (oh, ow) = _columns(x, (kh, kw), stride, padding, dilation, groups)
@@ -121,8 +120,7 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
-        x, w = ctx.saved
-        settings = ctx.settings
+        x, w, settings = ctx.saved
         needs = ctx.needs_input_grad
         grad_x = grad_w = None
         if needs[0]:
@@ -152,8 +150,7 @@ class Conv2dInputGrad(Function):
         dilation: Pair,
         groups: int,
     ) -> np.ndarray:
-        ctx.save_for_backward(g, w)
-        ctx.settings = _settings(stride, padding, dilation, groups)
+        ctx.save_for_backward(g, w, _settings(stride, padding, dilation, groups))
         n, c, h, width = x_shape
         _, o, oh, ow = g.shape
         kernel = (w.shape[2], w.shape[3])
@@ -168,8 +165,7 @@ class Conv2dInputGrad(Function):
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
-        g, w = ctx.saved
-        settings = ctx.settings
+        g, w, settings = ctx.saved
         needs = ctx.needs_input_grad
         return (
             Conv2d.evaluate(grad, w, **settings) if needs[0] else None,
@@ -197,8 +193,7 @@ class Conv2dWeightGrad(Function):
         dilation: Pair,
         groups: int,
     ) -> np.ndarray:
-        ctx.save_for_backward(x, g)
-        ctx.settings = _settings(stride, padding, dilation, groups)
+        ctx.save_for_backward(x, g, _settings(stride, padding, dilation, groups))
         kernel = (w_shape[2], w_shape[3])
         cols, _ = _columns(x, kernel, stride, padding, dilation, groups)
         n, o = g.shape[:2]
@@ -210,8 +205,7 @@ class Conv2dWeightGrad(Function):
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
-        x, g = ctx.saved
-        settings = ctx.settings
+        x, g, settings = ctx.saved
         needs = ctx.needs_input_grad
         return (
             Conv2dInputGrad.evaluate(g, grad, x_shape=tuple(x.shape), **settings)
