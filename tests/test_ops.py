@@ -1307,9 +1307,3 @@ def test_functional_forms_equal_the_methods() -> None:
         (F.log_softmax, Tensor.log_softmax),
     ]:
         np.testing.assert_array_equal(function(x).data, method(x).data)
-
-
-def test_ndarray_on_the_left_goes_through_the_tensor() -> None:
-    t = Tensor([1.0, 2.0], requires_grad=True)
-    for out in (np.array([3.0, 4.0]) * t, np.array([3.0, 4.0]) - t, np.array(2.0) ** t):
-        assert isinstance(out, Tensor) and out.requires_grad
