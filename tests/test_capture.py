@@ -192,6 +192,51 @@ def test_forward_only_capture_matches_no_grad_inference():
     assert predict.recordings == 1
 
 
+def test_forward_only_capture_of_ops_that_use_class_attributes():
+    step = capture_step(lambda x: x.max(axis=1) + x.min(axis=1), backward=False)
+    data = np.arange(6.0).reshape(2, 3)
+    for _ in range(2):
+        np.testing.assert_array_equal(step(data).data, [2.0, 8.0])
+
+
+def test_forward_only_replays_give_each_thread_its_own_context():
+    import threading
+
+    barrier = threading.Barrier(2)
+
+    class Stash(tnn.Function):
+        """f(x) = 2x, parking the result on ctx while another call runs."""
+
+        replaying = False
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.result = x * 2
+            if Stash.replaying:
+                barrier.wait(timeout=10)
+            return ctx.result
+
+        @staticmethod
+        def backward(ctx, grad):
+            return (2 * grad,)
+
+    step = capture_step(lambda x: Stash.apply(x), backward=False)
+    step(np.zeros(3))
+    Stash.replaying = True
+    results = {}
+
+    def call(value):
+        results[value] = step(np.full(3, value)).data
+
+    threads = [threading.Thread(target=call, args=(v,)) for v in (1.0, 5.0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    np.testing.assert_array_equal(results[1.0], [2.0] * 3)
+    np.testing.assert_array_equal(results[5.0], [10.0] * 3)
+
+
 def test_no_grad_and_detect_anomaly_run_the_step_eagerly():
     _, model = twin_models([1, 4, 1])
     loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
