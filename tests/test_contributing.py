@@ -1,8 +1,10 @@
-"""CONTRIBUTING.md stays true: its code runs, its links resolve, and its layout diagram
-names every module and package of tinygrad_nn (and nothing that is not there)."""
+"""CONTRIBUTING.md stays true: its code runs, its links resolve, its layout diagram names
+every module and package of tinygrad_nn (and nothing that is not there), and imports point
+up the diagram as it says."""
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -15,12 +17,53 @@ PACKAGE = ROOT / "tinygrad_nn"
 ENTRY = re.compile(r"^[\s│├└─┌┐┘┬┴┼]*(?P<name>_?[a-z][a-z_]*(?:\.py|/)?)(?=\s{2})")
 
 
-def layout_entries() -> set[str]:
-    """The names the diagram lists, one per line, without ``.py`` or ``/``."""
+# The lazy imports that display a Tensor or a Module in a notebook (the documented exception).
+DISPLAY_IMPORTS = {("tensor", "viz"), ("nn", "viz")}
+
+
+def diagram_lines() -> list[str]:
     (diagram,) = [b for b in code_blocks(PAGE.read_text(encoding="utf-8")) if b.info == ""]
-    names = {m["name"] for line in diagram.code.splitlines() if (m := ENTRY.match(line))}
-    names.discard("tinygrad_nn/")
-    return {name.removesuffix(".py").removesuffix("/") for name in names}
+    return diagram.code.splitlines()
+
+
+def layout_order() -> list[tuple[str, bool]]:
+    """The diagram's entries top to bottom, without ``.py`` or ``/``, each with whether it is
+    inside the engine's box."""
+    entries = []
+    for line in diagram_lines():
+        match = ENTRY.match(line)
+        if match and match["name"] != "tinygrad_nn/":
+            name = match["name"].removesuffix(".py").removesuffix("/")
+            entries.append((name, line.startswith("│  │")))
+    return entries
+
+
+def layout_entries() -> set[str]:
+    return {name for name, _ in layout_order()}
+
+
+def package_imports(path: Path) -> set[str]:
+    """The top-level tinygrad_nn entries ``path`` imports, outside ``__main__`` blocks."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "__main__" in ast.unparse(node.test):
+            skipped |= {id(inner) for inner in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            if parts[0] == "tinygrad_nn" and len(parts) > 1:
+                found.add(parts[1])
+    return found
 
 
 def package_entries() -> set[str]:
@@ -45,3 +88,21 @@ def test_the_layout_lists_every_module_and_package() -> None:
     listed, present = layout_entries(), package_entries()
     assert present - listed == set(), "modules missing from CONTRIBUTING.md's layout"
     assert listed - present == set(), "CONTRIBUTING.md's layout names modules that are gone"
+
+
+def test_imports_point_up_the_layout() -> None:
+    order = layout_order()
+    rank = {
+        name: (0 if in_engine else position)
+        for position, (name, in_engine) in enumerate(order, start=1)
+    }
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        if own not in rank:
+            continue  # __init__ and __main__ import everything on purpose
+        for target in package_imports(path) & rank.keys():
+            if rank[target] > rank[own] and (own, target) not in DISPLAY_IMPORTS:
+                wrong.append(f"{path.relative_to(ROOT)} imports {target}")
+    assert rank["autograd"] == 0 and rank["cli"] == len(order)
+    assert wrong == [], "imports that point down CONTRIBUTING.md's layout"
