@@ -1,6 +1,6 @@
 """CONTRIBUTING.md stays true: its code runs, its links resolve, its layout diagram names
-every module and package of tinygrad_nn (and nothing that is not there), and imports point
-up the diagram as it says."""
+every module and package of tinygrad_nn (and nothing that is not there), imports point up
+the diagram as it says, and no modules import each other when they load."""
 
 from __future__ import annotations
 
@@ -106,3 +106,45 @@ def test_imports_point_up_the_layout() -> None:
                 wrong.append(f"{path.relative_to(ROOT)} imports {target}")
     assert rank["autograd"] == 0 and rank["cli"] == len(order)
     assert wrong == [], "imports that point down CONTRIBUTING.md's layout"
+
+
+def load_time_imports() -> dict[str, set[str]]:
+    """Module -> the package's modules its top-level statements import (not under
+    TYPE_CHECKING, not in functions: those run later, once everything is loaded)."""
+    names = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in PACKAGE.rglob("*.py")
+    }
+    graph = {}
+    for name, path in names.items():
+        found = set()
+        for statement in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(statement, ast.If) and "TYPE_CHECKING" in ast.unparse(statement.test):
+                continue
+            for node in ast.walk(statement) if isinstance(statement, ast.If) else [statement]:
+                if isinstance(node, ast.Import):
+                    found |= {alias.name for alias in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    inner = {f"{node.module}.{alias.name}" for alias in node.names}
+                    # "from package import submodule" needs the submodule, the package is
+                    # already loading
+                    found |= inner & names.keys() if inner <= names.keys() else {node.module}
+        graph[name] = (found & names.keys()) - {name}
+    return graph
+
+
+def test_no_modules_import_each_other_when_they_load() -> None:
+    graph = load_time_imports()
+    assert "tinygrad_nn.tensor" in graph["tinygrad_nn.nn.module"]  # the walk sees imports
+    cycles = []
+    for start in graph:
+        stack, seen = list(graph[start]), set()
+        while stack:
+            name = stack.pop()
+            if name == start:
+                cycles.append(start)
+                break
+            if name not in seen:
+                seen.add(name)
+                stack.extend(graph[name])
+    assert cycles == [], "modules on an import cycle"
