@@ -346,3 +346,8 @@ def test_released_graph_is_walked_by_the_engine_without_data():
     assert order[1].data is None  # a ReleasedTensor
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         autograd.backward_order((loss,))
+
+
+def test_an_integer_to_a_negative_power_says_to_use_floats():
+    with pytest.raises(ValueError, match=r"Pow: Integers to negative.*astype\(float\)"):
+        Tensor(np.array([2, 3])) ** -1

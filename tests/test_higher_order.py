@@ -307,3 +307,27 @@ def test_comparisons_through_numpy_give_masks():
     mask = np.greater(t, 0)
     assert isinstance(mask, Tensor) and not mask.requires_grad
     assert mask.data.tolist() == [True, False]
+
+
+class CubeWithAFrozenDerivative(tnn.Function):
+    """f(x) = x**3 with a first derivative right and no second: 3 x**2 from the data."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved
+        frozen = 3 * np.asarray(x) ** 2  # np.asarray drops the graph: a constant
+        return (grad * frozen,)
+
+
+def test_gradgradcheck_catches_a_backward_that_is_right_only_to_first_order():
+    from tinygrad_nn.testing import gradcheck
+
+    x = np.array([0.5, -1.5, 2.0])
+    assert gradcheck(lambda t: CubeWithAFrozenDerivative.apply(t), x)
+    with pytest.raises(AssertionError, match="second order"):
+        gradgradcheck(lambda t: CubeWithAFrozenDerivative.apply(t), x)

@@ -1083,6 +1083,36 @@ def test_second_order_gradient_matches_finite_differences(op: Op, data: st.DataO
     assert gradgradcheck(lambda *tensors: op.fn(*tensors, **params), *arrays)
 
 
+def _directional_gradient(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """``x -> <d sum(g * fn(x)) / dx, v>`` for fixed random ``g`` and ``v``, built with
+    ``create_graph=True``: its second derivative is ``fn``'s third."""
+    rng = np.random.default_rng(1)
+    fixed: dict[str, Any] = {}
+
+    def directional(*tensors: Tensor) -> Tensor:
+        out = fn(*tensors)
+        leaves = [t for t in tensors if isinstance(t, Tensor) and t.requires_grad]
+        if not out.requires_grad or not leaves:
+            return (out * 0.0).sum()
+        if not fixed:
+            fixed["g"] = rng.standard_normal(out.shape)
+            fixed["v"] = [rng.standard_normal(t.shape) for t in leaves]
+        grads = tnn.gradients(out, leaves, fixed["g"], create_graph=True, allow_unused=True)
+        terms = [(g * v).sum() for g, v in zip(grads, fixed["v"], strict=True) if g is not None]
+        return functools.reduce(operator.add, terms) if terms else (out * 0.0).sum()
+
+    return directional
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+@settings(max_examples=1)
+@given(data=st.data())
+def test_third_order_gradient_matches_finite_differences(op: Op, data: st.DataObject) -> None:
+    arrays, params = data.draw(cases(op))
+    directional = _directional_gradient(lambda *tensors: op.fn(*tensors, **params))
+    assert gradgradcheck(directional, *arrays, atol=1e-4, rtol=1e-3)
+
+
 def test_every_op_has_a_row() -> None:
     """Each `tinygrad_nn.ops` Function runs in some row, forward or in a backward pass
     (on each row's first example, hypothesis' simplest: the smallest shapes and values)."""

@@ -125,7 +125,10 @@ class Div(Function):
 class Pow(Function):
     """f(a, b) = a ** b;  df/da = b * a**(b - 1), df/db = a**b * log(a)"""
 
-    hint = _BROADCAST_HINT
+    hint = (
+        "the shapes must broadcast (trailing axes equal or 1), and an integer base needs a "
+        "non-negative integer exponent: convert with .astype(float) or use a float exponent"
+    )
 
     @staticmethod
     def forward(ctx: Function, a: np.ndarray, b: np.ndarray) -> np.ndarray:
