@@ -88,34 +88,40 @@ class CallCounter(Function):
         return (grad,)
 
 
-class TooManyGrads(Function):
+class Double(Function):
+    """f(x) = 2x: the forward of the ops below, whose backward goes wrong on purpose."""
+
     @staticmethod
     def forward(ctx, x):
         return x * 2
 
+    @staticmethod
+    def backward(ctx, grad):
+        return (2 * grad,)
+
+
+class TooManyGrads(Double):
     @staticmethod
     def backward(ctx, grad):
         return (grad, grad)
 
 
-class BareArrayGrad(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
+class BareArrayGrad(Double):
     @staticmethod
     def backward(ctx, grad):
         return 2 * grad  # not a tuple
 
 
-class WrongShapeGrad(Function):
-    @staticmethod
-    def forward(ctx, x):
-        return x * 2
-
+class WrongShapeGrad(Double):
     @staticmethod
     def backward(ctx, grad):
         return (np.ones(grad.size + 1),)
+
+
+class Boom(Double):
+    @staticmethod
+    def backward(ctx, grad):
+        raise ArithmeticError("boom")
 
 
 class BroadcastGrad(Function):
@@ -155,18 +161,6 @@ class ReturnsSaved(Function):
     def backward(ctx, grad):
         a, b = ctx.saved
         return (b, a)  # the gradient for a unit upstream gradient
-
-
-class Boom(Function):
-    """f(x) = x, whose backward raises."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x * 1.0
-
-    @staticmethod
-    def backward(ctx, grad):
-        raise ArithmeticError("boom")
 
 
 # ------------------------------------------------------------------ topological order
