@@ -269,7 +269,7 @@ def make_tensor(data: np.ndarray, requires_grad: bool) -> Tensor:
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     """``value`` itself if it is a Tensor, else a constant; numbers take ``like``'s float dtype."""
     if isinstance(value, _tensor_type):
-        return value  # type: ignore[no-any-return]
+        return value
     constant: Tensor = _tensor_type._constant(value, like=like)
     return constant
 
@@ -419,7 +419,7 @@ class Function:
             result._ctx = ctx
         if state.recorder is not None:
             state.recorder(cls, tensors, kwargs, result)
-        return result  # type: ignore[no-any-return]
+        return result
 
     @classmethod
     def evaluate(cls, *inputs: Any, **kwargs: Any) -> Any:
@@ -600,7 +600,7 @@ def backward_order(roots: Sequence[Tensor], *, allow_released: bool = False) -> 
         for parent in node.parents:
             parent_node = parent._ctx
             if parent_node is not None and parent_node.seq not in by_number:
-                by_number[parent_node.seq] = parent  # type: ignore[assignment]
+                by_number[parent_node.seq] = parent
                 stack.append(parent)
     return [by_number[number] for number in sorted(by_number, reverse=True)]
 

@@ -103,7 +103,7 @@ def _scalar_output(out: Any, transform: str) -> Tensor:
     if not is_tensor(out) or out.size != 1:
         got = out.shape if is_tensor(out) else type(out).__name__
         raise TypeError(f"{transform}: the function must return a single-element Tensor, got {got}")
-    return out  # type: ignore[no-any-return]
+    return out
 
 
 def _gradients_or_zeros(
@@ -269,7 +269,7 @@ def hvp(fn: Callable[..., Any], x: Any, v: Any) -> np.ndarray:
     if not first.requires_grad:  # the gradient is constant: the Hessian is zero
         return np.zeros_like(direction)
     (product,) = _gradients_or_zeros(first, watched, False, direction)
-    return product.data  # type: ignore[no-any-return]
+    return product.data
 
 
 def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[np.ndarray, Callable[..., tuple]]:
