@@ -56,13 +56,17 @@ __all__ = [
     "enable_grad",
     "enter_module",
     "exit_module",
+    "forward_error",
     "get_default_dtype",
     "gradients",
     "is_anomaly_enabled",
     "is_grad_enabled",
     "is_recording",
+    "is_released",
+    "is_tensor",
     "make_node",
     "make_tensor",
+    "next_version",
     "no_grad",
     "register_tensor_type",
     "release_inputs",
@@ -403,7 +407,7 @@ class Function:
             # Spreading an empty **kwargs still builds a dict: most ops take none.
             out = cls.forward(ctx, *arrays, **kwargs) if kwargs else cls.forward(ctx, *arrays)
         except (ValueError, IndexError, TypeError, OverflowError) as error:
-            raise _with_context(cls, tensors, error) from error
+            raise forward_error(cls, tensors, error) from error
         if out.__class__ is not np.ndarray:
             scalar, out = out, np.asarray(out)
             if ctx.saved:  # NumPy gave a 0-d result as a scalar: what forward saved is `out`
@@ -448,7 +452,7 @@ def _as_tensors(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     return tuple(as_tensor(x, like=like) for x in inputs)
 
 
-def _with_context(
+def forward_error(
     cls: type[Function], tensors: Sequence[Tensor | np.ndarray], error: Exception
 ) -> Exception:
     """The forward error re-raised as its builtin type, naming the op, shapes and a fix.

@@ -443,7 +443,7 @@ class _Program:
 
     def _naming_the_op(self, error: Exception) -> Exception:
         """An op's forward error re-raised as eager mode raises it: naming the op, the
-        shapes and dtypes of its inputs, and a fix (see `autograd._with_context`)."""
+        shapes and dtypes of its inputs, and a fix (see `autograd.forward_error`)."""
         traceback = error.__traceback__
         replay_code = self._replay_forward.__code__
         while traceback is not None and traceback.tb_frame.f_code is not replay_code:
@@ -453,7 +453,7 @@ class _Program:
         index, argument_names = self._op_lines[traceback.tb_lineno]
         local_values = traceback.tb_frame.f_locals
         arrays = [local_values[name] for name in argument_names]
-        return autograd._with_context(self.ops[index][0], arrays, error)
+        return autograd.forward_error(self.ops[index][0], arrays, error)
 
     def _inference_contexts(self) -> list[Function]:
         """One context per op for forward-only replays, made once per thread.
