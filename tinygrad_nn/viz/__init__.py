@@ -25,12 +25,10 @@ from tinygrad_nn.viz.explore import explore
 from tinygrad_nn.viz.graph import GraphvizMissingWarning, draw_graph, save_graph, to_dot
 from tinygrad_nn.viz.history import TrainingHistory
 from tinygrad_nn.viz.keep import keep_graphs
-from tinygrad_nn.viz.snapshot import GraphFreedError
 from tinygrad_nn.viz.trace import BackwardTrace, trace_backward
 
 __all__ = [
     "BackwardTrace",
-    "GraphFreedError",
     "GraphvizMissingWarning",
     "TrainingHistory",
     "draw_graph",

@@ -63,7 +63,6 @@ def explore(
 
     Raises:
         FileNotFoundError: the folder of ``path`` does not exist.
-        GraphFreedError: an earlier backward freed the graph.
 
     Example:
         >>> model, loss = tinygrad_nn.viz.command.build_loss()

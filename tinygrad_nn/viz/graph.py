@@ -12,10 +12,11 @@ output. Each tensor shows its shape and dtype, a value summary and, after backwa
 norm of its gradient. Every ReLU output says how many of its units are dead on this batch
 (zero for every row), and turns red when that fraction reaches ``dead_threshold``.
 
-The graph must be whole when it is drawn. ``backward()`` frees it (that returns its
-memory), so draw before backward, after ``backward(retain_graph=True)``, or run the step
-inside ``with tinygrad_nn.viz.keep_graphs():``. Drawing a freed graph raises `GraphFreedError`
-saying exactly that.
+A graph can be drawn before or after ``backward()``. A plain backward releases the
+intermediate values (that returns their memory) but keeps the structure, so the drawing
+then shows shapes and the parameters' gradients without intermediate values; draw after
+``backward(retain_graph=True)``, or run the step inside
+``with tinygrad_nn.viz.keep_graphs():``, to see those too.
 """
 
 from __future__ import annotations
@@ -186,8 +187,6 @@ def draw_graph(
         Graphviz's ``dot`` it displays the built-in layout instead of raising.
 
     Raises:
-        GraphFreedError: ``backward()`` already freed the graph; the message says how to
-            keep it (``retain_graph=True`` or `tinygrad_nn.viz.keep_graphs`).
         ImportError: the ``graphviz`` Python package is missing (`to_dot` and
             `save_graph` work without it).
 

@@ -104,13 +104,9 @@ def tensor_html(tensor: Tensor) -> str:
 
 def _graph_svg(tensor: Tensor) -> str:
     from tinygrad_nn.viz.graph import build
-    from tinygrad_nn.viz.snapshot import GraphFreedError
     from tinygrad_nn.viz.svg import drawing_svg
 
-    try:
-        drawing = build(tensor, max_nodes=GRAPH_NODES, legend=False, caller="Tensor display")
-    except GraphFreedError as error:
-        return f"<p><i>{html.escape(str(error))}</i></p>"
+    drawing = build(tensor, max_nodes=GRAPH_NODES, legend=False, caller="Tensor display")
     return drawing_svg(drawing)
 
 

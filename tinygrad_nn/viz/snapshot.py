@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DeadUnits",
-    "GraphFreedError",
     "GraphSnapshot",
     "ModuleCall",
     "OpNode",
@@ -44,18 +43,6 @@ PARAMETER, INPUT, CONSTANT, INTERMEDIATE, OUTPUT = (
     "intermediate",
     "output",
 )
-
-FREED_ADVICE = (
-    "backward() without retain_graph drops the graph's links so its memory is returned. "
-    "To look at the graph after backward, call loss.backward(retain_graph=True), or run "
-    "the step inside `with tinygrad_nn.viz.keep_graphs():` (every backward in it keeps its "
-    "graph), or draw before calling backward()"
-)
-
-
-class GraphFreedError(RuntimeError):
-    """The graph behind a tensor was freed by an earlier ``backward()``."""
-
 
 # --------------------------------------------------------------------------- records
 
