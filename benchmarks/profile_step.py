@@ -42,7 +42,7 @@ BACKWARD = {
     "backward",
     "backward_order",
     "write",
-    "_write_grads",
+    "write_gradients",
     "release_inputs",
     "<listcomp>",  # release_inputs' rebuilt parents
     "_is_private",

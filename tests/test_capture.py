@@ -1,16 +1,38 @@
-"""`tinygrad_nn.capture.capture_step`: a recorded step replays exactly what eager mode does."""
+"""`tinygrad_nn.capture.capture_step`: a recorded step replays exactly what eager mode does.
+
+Every test runs twice: compiled to straight-line NumPy (where every op has a kernel) and
+replayed through the engine (``compiled=False``).
+"""
 
 from __future__ import annotations
+
+import functools
+import sys
 
 import numpy as np
 import pytest
 
 import tinygrad_nn as tnn
 from tinygrad_nn import Tensor
-from tinygrad_nn.capture import CapturedStep, capture_step
+from tinygrad_nn import capture as capture_module
+from tinygrad_nn.capture import CapturedStep
 from tinygrad_nn.losses import cross_entropy, squared_error
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.optim import SGD, Adam
+
+capture_step = capture_module.capture_step  # replaced per test by `_both_ways`
+COMPILED = True  # likewise: which way this run of a test goes
+
+
+@pytest.fixture(autouse=True, params=[True, False], ids=["compiled", "replayed"])
+def _both_ways(request, monkeypatch):
+    module = sys.modules[__name__]
+    monkeypatch.setattr(
+        module,
+        "capture_step",
+        functools.partial(capture_module.capture_step, compiled=request.param),
+    )
+    monkeypatch.setattr(module, "COMPILED", request.param)
 
 
 def twin_models(shape, dtype=np.float64, **kwargs):
@@ -260,7 +282,7 @@ def test_parameters_updated_in_place_or_reassigned_are_read_afresh():
     assert loss_fn(x, y).item() == expected != first
 
 
-def test_the_replayed_forward_is_readable_source():
+def test_the_recorded_forward_is_readable_source():
     model = MLP([1, 4, 2], rng=0)
     loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
     predict = capture_step(lambda x: model(x), backward=False)
@@ -269,11 +291,20 @@ def test_the_replayed_forward_is_readable_source():
     loss_fn(x, y)
     predict(x)
     for step, op_lines in ((loss_fn, 5), (predict, 4)):
-        assert step.source.startswith("def replay(contexts, x0")
-        calls = [line for line in step.source.splitlines() if " = f" in line]
+        if COMPILED:
+            assert step.source.startswith("def step(x0")
+            calls = [line for line in step.source.splitlines() if line.startswith("    # v")]
+        else:
+            assert step.source.startswith("# replayed through the engine, not compiled: ")
+            assert "\ndef replay(contexts, x0" in step.source
+            calls = [line for line in step.source.splitlines() if " = f" in line]
         assert len(calls) == op_lines
-    assert "# Linear" in predict.source and "# SquaredError" in loss_fn.source
-    assert predict.source.count("node(") == 0 < loss_fn.source.count("node(")
+    if COMPILED:
+        assert "dot(x0, p1.T)" in predict.source and "= SquaredError(" in loss_fn.source
+        assert "node(" not in predict.source + loss_fn.source
+    else:
+        assert "# Linear" in predict.source and "# SquaredError" in loss_fn.source
+        assert predict.source.count("node(") == 0 < loss_fn.source.count("node(")
 
 
 class _Halve(tnn.Function):
@@ -352,7 +383,10 @@ class _Unnamed(_Halve):
 def test_an_op_name_that_is_not_a_string_is_left_out_of_the_source():
     predict = capture_step(lambda x: _Unnamed.apply(x), backward=False)
     predict(np.arange(4.0))
-    assert predict(np.arange(2.0, 6.0)).item() == 7.0 and "#" not in predict.source
+    assert predict(np.arange(2.0, 6.0)).item() == 7.0
+    header, body = predict.source.split("\n", 1)
+    assert header.endswith(": _Unnamed has no kernel for these inputs") or not COMPILED
+    assert "#" not in body
 
 
 def test_recapture_keeps_one_recording_per_shape_and_replays_it_when_it_comes_back():
@@ -415,28 +449,43 @@ def test_a_training_steps_source_shows_zero_grad_forward_backward_and_update():
     train_step = capture_step(lambda x, y: squared_error(model(x), y), optimizer=optimizer)
     train_step(*batches(1, 3, 1, 2)[0])
     source = train_step.source
-    assert source.startswith("def replay(contexts, x0, x1):") and "\ndef step(x0, x1" in source
-    step = source[source.index("def step") :]
-    order = ["optimizer.zero_grad()", "replay(None, x0, x1)", "backpropagate(", "optimizer.step()"]
-    positions = [step.index(text) for text in order]
-    assert positions == sorted(positions)
-    listing = [line.strip() for line in step.splitlines() if ".backward(g" in line]
-    ops = [line.split(" = ")[1].split(".backward")[0] for line in listing]
-    assert ops == ["SquaredError", "Relu", "Linear", "Relu", "Linear"]  # newest first
-    assert "f'(x) = 1 if x > 0 else 0" in listing[1]  # each node's rule, from its docstring
-    assert listing[-1].startswith("#   g2, g3 = Linear.backward(g4)")  # no gradient for x0
-    assert "p2.grad += g2" in step
-    assert "for " not in source and "while " not in source  # the engine's loop runs backward
+    assert "for " not in source and "while " not in source  # straight-line code
+    if COMPILED:
+        assert source.startswith("def step(x0, x1):")
+        order = ["= None  # optimizer.zero_grad()", "dot(x0, p2.T)", "# backward", "= seed"]
+        order += ["# Relu: f'(x) = 1 if x > 0 else 0", "t2.grad = g2"]
+        order += ["# SGD.step, inlined", "p2 -= g2 * lr_float64"]
+        positions = [source.index(text) for text in order]
+        assert positions == sorted(positions)
+        rules = [line.strip() for line in source.splitlines() if line.startswith("    # ")]
+        ops = [rule[2:].split(":")[0] for rule in rules if ": " in rule and "=" in rule]
+        assert ops[-5:] == ["SquaredError", "Relu", "Linear", "Relu", "Linear"]  # newest first
+        assert "g0 =" not in source and "g1 =" not in source  # the data need no gradient
+        assert "backpropagate" not in source
+    else:
+        assert "\ndef replay(contexts, x0, x1):" in source and "\ndef step(x0, x1" in source
+        step = source[source.index("def step") :]
+        order = ["optimizer.zero_grad()", "replay(None, x0, x1)", "backpropagate("]
+        order.append("optimizer.step()")
+        positions = [step.index(text) for text in order]
+        assert positions == sorted(positions)
+        listing = [line.strip() for line in step.splitlines() if ".backward(g" in line]
+        ops = [line.split(" = ")[1].split(".backward")[0] for line in listing]
+        assert ops == ["SquaredError", "Relu", "Linear", "Relu", "Linear"]  # newest first
+        assert "f'(x) = 1 if x > 0 else 0" in listing[1]  # each node's rule, from its docstring
+        assert listing[-1].startswith("#   g2, g3 = Linear.backward(g4)")  # no gradient for x0
+        assert "p2.grad += g2" in step
     plain = capture_step(lambda x, y: squared_error(model(x), y))
     plain(*batches(1, 3, 1, 2)[0])
-    assert "backpropagate(" in plain.source and "optimizer" not in plain.source
+    assert "optimizer" not in plain.source
+    assert ("write([" if COMPILED else "backpropagate(") in plain.source
 
 
-def test_the_backward_listing_shows_where_gradients_add_up():
+def test_the_backward_shows_where_gradients_add_up():
     w = Tensor(np.ones((2, 2)), requires_grad=True)
     step = capture_step(lambda x: ((x @ w) @ w).sum())
     step(np.ones((3, 2)))
-    assert "(adds to g" in step.source
+    assert ("g1 = g1 + " if COMPILED else "(adds to g") in step.source
 
 
 def test_optimizer_errors_and_misuse_are_clear():
@@ -477,3 +526,45 @@ def test_a_training_step_under_detect_anomaly_runs_eagerly_and_still_updates():
     eager_optimizer.step()
     for a, b in zip(eager.parameters(), model.parameters(), strict=True):
         np.testing.assert_array_equal(a.data, b.data)
+
+
+@pytest.mark.parametrize("shift", [False, True], ids=["all in the optimizer", "one outside"])
+def test_an_sgd_step_follows_rate_changes_momentum_and_extra_parameters_like_eager(shift):
+    eager, model = twin_models([2, 5, 3])
+    extras = [Tensor(np.ones(2), requires_grad=True) for _ in range(2)]  # in no step's graph
+    optimizers = [
+        SGD([*m.parameters(), extra], lr=0.1)
+        for m, extra in zip((eager, model), extras, strict=True)
+    ]
+    outside = [Tensor(np.full(3, 0.5), requires_grad=True) for _ in range(2)]  # in no optimizer
+
+    def loss_of(m, offset, x, y):
+        return squared_error(m(x) + offset if shift else m(x), y)
+
+    train_step = capture_step(
+        lambda x, y: loss_of(model, outside[1], x, y), optimizer=optimizers[1]
+    )
+    for index, (x, y) in enumerate(batches(8, 4, 2, 3)):
+        if index == 3:
+            for optimizer in optimizers:
+                optimizer.lr = 0.05
+        if index == 5:
+            for optimizer in optimizers:
+                optimizer.param_groups[0]["momentum"] = 0.9
+        for extra in extras:
+            extra.grad = np.ones(2)  # zero_grad clears it in both
+        optimizers[0].zero_grad()
+        expected = loss_of(eager, outside[0], Tensor(x), y)
+        expected.backward()
+        optimizers[0].step()
+        loss = train_step(x, y)
+        assert loss.item() == expected.item(), index
+        for (name, a), (_, b) in zip(
+            eager.named_parameters(), model.named_parameters(), strict=True
+        ):
+            np.testing.assert_array_equal(a.data, b.data, err_msg=f"{name} at step {index}")
+        assert extras[0].grad is None and extras[1].grad is None
+        if shift:
+            np.testing.assert_array_equal(outside[0].grad, outside[1].grad)  # accumulated
+    if COMPILED:
+        assert ("    optimizer.zero_grad()\n" in train_step.source) == shift  # else inlined

@@ -75,6 +75,7 @@ __all__ = [
     "set_default_dtype",
     "set_recorder",
     "unbroadcast",
+    "write_gradients",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -612,7 +613,7 @@ class BackwardPass:
 
     def write(self) -> None:
         """Add the gradients into ``.grad`` of their tensors: all or nothing, under a lock."""
-        _write_grads([*self.leaves.values(), *self.retained.values()])
+        write_gradients([*self.leaves.values(), *self.retained.values()])
 
 
 def make_node(cls: type[Function], needs_input_grad: tuple[bool, ...]) -> Function:
@@ -860,7 +861,7 @@ def backward(
             observer((root,))
     if root._ctx is None:  # a leaf: its gradient is the seed itself
         if only is None or id(root) in only:
-            _write_grads([[root, seed, False]])
+            write_gradients([[root, seed, False]])
         return
     order = backward_order((root,))
     result = backpropagate(order, {id(root): seed}, retain_graph=retain_graph, targets=only)
@@ -869,8 +870,12 @@ def backward(
     result.write()
 
 
-def _write_grads(entries: list[list[Any]]) -> None:
-    """Add each gradient into its tensor's ``.grad``: all or nothing, under the lock."""
+def write_gradients(entries: list[list[Any]]) -> None:
+    """Add each gradient into its tensor's ``.grad``: all or nothing, under the lock.
+
+    ``entries`` holds ``[tensor, gradient, private]`` lists: a private gradient (an array
+    no one else holds) may become a ``.grad`` itself, any other is copied first.
+    """
     for tensor, _, _ in entries:  # check everything before writing anything
         existing = tensor.grad
         if existing is not None and (

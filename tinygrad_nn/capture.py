@@ -56,13 +56,20 @@ import linecache
 import threading
 import warnings
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Protocol, overload
 
 import numpy as np
 
 from tinygrad_nn import autograd
 from tinygrad_nn.autograd import Function
+from tinygrad_nn.compiled import (
+    Compiled,
+    comment_text,
+    derivative_text,
+    straight_line,
+    tuple_text,
+)
 from tinygrad_nn.tensor import Tensor
 
 __all__ = ["CapturedStep", "RecaptureWarning", "capture_step"]
@@ -96,6 +103,7 @@ def capture_step(
     optimizer: Stepper | None = None,
     recapture: bool = False,
     backward: bool = True,
+    compiled: bool = True,
 ) -> CapturedStep: ...
 
 
@@ -106,6 +114,7 @@ def capture_step(
     optimizer: Stepper | None = None,
     recapture: bool = False,
     backward: bool = True,
+    compiled: bool = True,
 ) -> Callable[[Callable[..., Any]], CapturedStep]: ...
 
 
@@ -115,6 +124,7 @@ def capture_step(
     optimizer: Stepper | None = None,
     recapture: bool = False,
     backward: bool = True,
+    compiled: bool = True,
 ) -> CapturedStep | Callable[[Callable[..., Any]], CapturedStep]:
     """Record ``fn``'s ops on its first call and replay them on later calls.
 
@@ -133,6 +143,10 @@ def capture_step(
             (`RecaptureWarning`): more shapes are in rotation than are kept.
         backward: False captures a forward pass only (inference): ``fn`` may return any
             Tensor or tuple of Tensors, no graph is recorded and no gradient computed.
+        compiled: compile the step into straight-line NumPy when every op it recorded
+            has a kernel (`tinygrad_nn.kernels`); False, or an op without one, replays
+            the ops through the engine instead. Both compute bitwise what eager mode
+            computes; ``step.source`` shows which one runs.
 
     Returns:
         A `CapturedStep`; calling it runs forward and backward (``.grad`` of every
@@ -149,9 +163,15 @@ def capture_step(
     """
     if fn is None:
         return functools.partial(
-            CapturedStep, optimizer=optimizer, recapture=recapture, backward=backward
+            CapturedStep,
+            optimizer=optimizer,
+            recapture=recapture,
+            backward=backward,
+            compiled=compiled,
         )
-    return CapturedStep(fn, optimizer=optimizer, recapture=recapture, backward=backward)
+    return CapturedStep(
+        fn, optimizer=optimizer, recapture=recapture, backward=backward, compiled=compiled
+    )
 
 
 class CapturedStep:
@@ -163,6 +183,7 @@ class CapturedStep:
         recapture: record again (or replay a kept recording for the new shapes) instead
             of raising when the inputs' shapes change.
         backward: whether a call also runs backward (False: inference only).
+        compiled: whether a recording is compiled to straight-line NumPy where it can be.
         recordings: how many times ``fn`` has been recorded (1 after the first call).
     """
 
@@ -172,6 +193,7 @@ class CapturedStep:
         optimizer: Stepper | None = None,
         recapture: bool = False,
         backward: bool = True,
+        compiled: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"capture_step: expected a function, got {type(fn).__name__}")
@@ -192,6 +214,7 @@ class CapturedStep:
         self.optimizer = optimizer
         self.recapture = recapture
         self.backward = backward
+        self.compiled = compiled
         self.recordings = 0
         self._program: _Program | None = None  # the recording the last call used
         self._kept: dict[Signature, _Program] = {}  # with recapture: by input signature
@@ -210,7 +233,8 @@ class CapturedStep:
         program = self._program
         if program is None:
             return self._record(arrays)
-        problem = program.mismatch(arrays)
+        fits = len(arrays) == len(program.signature) and program.fits(*arrays)
+        problem = None if fits else program.mismatch(arrays)
         if problem is not None:
             if self.recapture:
                 return self._switch_or_record(arrays)
@@ -273,7 +297,7 @@ class CapturedStep:
         finally:
             autograd.set_recorder(None)
         outputs = _outputs(result)
-        program = _Program(steps, inputs, outputs, self.backward, self.optimizer)
+        program = _Program(steps, inputs, outputs, self.backward, self.optimizer, self.compiled)
         program.returns_tuple = isinstance(result, tuple)
         if self.backward:
             outputs[0].backward()
@@ -329,6 +353,7 @@ class _Program:
         outputs: tuple[Tensor, ...],
         backward: bool,
         optimizer: Stepper | None = None,
+        compiled: bool = True,
     ) -> None:
         loss = outputs[0]
         if backward and (loss.data.size != 1 or not loss.requires_grad):
@@ -380,12 +405,36 @@ class _Program:
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
         self.bindings = _module_bindings(steps, self.externals)
+        self.fits = _guard(self)
         self._per_thread = threading.local()  # see `_inference_contexts`
-        self.source, functions, self._op_lines = _compile(self, optimizer)
-        self._replay_forward = functions["replay"]
-        self._step = functions.get("step")
+        made = (
+            straight_line(
+                steps,
+                self.ops,
+                self.externals,
+                self.input_count,
+                self.output_slots,
+                self.backward_plan,
+                optimizer,
+            )
+            if compiled
+            else "compiled=False"
+        )
+        self._compiled: Callable[..., tuple[Tensor, ...]] | None = None
+        self._step: Callable[..., tuple[Tensor, ...]] | None = None
+        if isinstance(made, Compiled):
+            self.why_replayed: str | None = None
+            self.source, self._compiled, self._op_lines = made
+            op_code = self._compiled.__code__
+        else:
+            self.why_replayed = made  # why it could not be compiled
+            self.source, functions, self._op_lines = _compile(self, optimizer)
+            self._replay_forward = functions["replay"]
+            self._step = functions.get("step")
+            op_code = self._replay_forward.__code__
+        self._op_code = op_code
         # Tracebacks through a replay show its source lines; dropped with the program.
-        filename = self._replay_forward.__code__.co_filename
+        filename = op_code.co_filename
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
         weakref.finalize(self, linecache.cache.pop, filename, None)
 
@@ -432,6 +481,8 @@ class _Program:
         """Replay forward (and backward, and the optimizer) on new input arrays; returns
         the outputs."""
         try:
+            if self._compiled is not None:
+                return self._compiled(*arrays)
             if self._step is None:  # inference: no node outlives the call
                 return self._replay_forward(self._inference_contexts(), *arrays)
             return self._step(*arrays)
@@ -445,8 +496,7 @@ class _Program:
         """An op's forward error re-raised as eager mode raises it: naming the op, the
         shapes and dtypes of its inputs, and a fix (see `autograd.forward_error`)."""
         traceback = error.__traceback__
-        replay_code = self._replay_forward.__code__
-        while traceback is not None and traceback.tb_frame.f_code is not replay_code:
+        while traceback is not None and traceback.tb_frame.f_code is not self._op_code:
             traceback = traceback.tb_next
         if traceback is None or traceback.tb_lineno not in self._op_lines:
             return error  # not raised by an op (say, a wrong number of inputs)
@@ -508,7 +558,10 @@ def _compile(
     training = program.backward_plan is not None
     linked = set(program.backward_plan or ())  # ops whose nodes backward visits
     graph_names: dict[int, str] = {}  # slot -> the Tensor a linked node takes as input
-    lines = [f"def replay(contexts{', ' if inputs else ''}{inputs}):"]
+    lines = [
+        f"# replayed through the engine, not compiled: {comment_text(program.why_replayed or '')}",
+        f"def replay(contexts{', ' if inputs else ''}{inputs}):",
+    ]
     op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}  # line number -> op
     for slot, tensor in program.externals:
         names[slot] = f"p{slot}"
@@ -540,9 +593,9 @@ def _compile(
             graph_names[output_slot] = f"T{output_slot}"
             lines.append(
                 f"    T{output_slot} = make({out}, True); c{index}.parents = "
-                f"{_tuple_text(parents)}; T{output_slot}._ctx = c{index}"
+                f"{tuple_text(parents)}; T{output_slot}._ctx = c{index}"
             )
-    outputs = _tuple_text(f"make({names[slot]}, False)" for slot in program.output_slots)
+    outputs = tuple_text(f"make({names[slot]}, False)" for slot in program.output_slots)
     if training:
         order = ", ".join(f"T{program.ops[i][4]}" for i in program.backward_plan or ())
         lines.append(f"    return {outputs}, [{order}]")
@@ -600,7 +653,7 @@ def _step_lines(
         line = f"    #   {received} = {label}.backward(g{output_slot})"
         if added:
             line += f"  (adds to {', '.join(added)})"
-        rule = _derivative_text(cls)
+        rule = derivative_text(cls)
         lines.append(f"{line}    {rule}" if rule else line)
     if leaves:
         grads = ", ".join(f"{names[slot]}.grad += g{slot}" for slot in sorted(leaves))
@@ -614,21 +667,27 @@ def _step_lines(
     return lines
 
 
-def _derivative_text(cls: type[Function]) -> str:
-    """The derivative rule of an op's docstring (``f'(x) = ...`` or ``df/dx = ...``), or ""."""
-    for line in (cls.__doc__ or "").splitlines():
-        for marker in ("df/", "f'("):
-            start = line.find(marker)
-            if start >= 0:
-                rule = line[start:].split("  (")[0].strip().rstrip(".")
-                return "".join(char for char in rule if char.isprintable())[:90]
-    return ""
-
-
-def _tuple_text(items: Iterable[str]) -> str:
-    """Python source of a tuple of ``items``: ``(a,)`` for one, ``(a, b)`` for more."""
-    items = list(items)
-    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+def _guard(program: _Program) -> Callable[..., bool]:
+    """A fast check that inputs and parameters still fit ``program``: one expression, True
+    when every input has the recorded shape and dtype, every parameter its requires_grad
+    flag and every module attribute the recorded tensor. False means "look closer":
+    `_Program.mismatch` then says what differs, if anything (it compares dtypes by value,
+    the guard by identity)."""
+    names = [f"x{index}" for index in range(len(program.signature))]
+    namespace: dict[str, Any] = {}
+    checks = []
+    for index, (shape, dtype) in enumerate(program.signature):
+        namespace[f"d{index}"] = dtype
+        checks.append(f"x{index}.shape == {shape!r} and x{index}.dtype is d{index}")
+    for index, (tensor, requires_grad) in enumerate(program.leaf_flags):
+        namespace[f"t{index}"] = tensor
+        checks.append(f"t{index}.requires_grad is {bool(requires_grad)}")
+    for index, (attributes, name, tensor) in enumerate(program.bindings):
+        namespace[f"a{index}"], namespace[f"b{index}"] = attributes, tensor
+        checks.append(f"a{index}.get({name!r}) is b{index}")
+    source = f"def fits({', '.join(names)}):\n    return {' and '.join(checks) or 'True'}\n"
+    exec(compile(source, "<capture_step guard>", "exec"), namespace)
+    return namespace.pop("fits")
 
 
 def _input_array(value: Any) -> np.ndarray:

@@ -222,6 +222,23 @@ class Optimizer:
     def _step_group(self, group: dict[str, Any]) -> None:
         raise NotImplementedError
 
+    def update_source(self, names: Mapping[int, tuple[str, str, str]]) -> list[str] | None:
+        """Lines a compiled step (`tinygrad_nn.capture_step`) may run instead of `step`.
+
+        Args:
+            names: by ``id(param)``, the variable names a compiled step holds for the
+                parameter (the Tensor), its data array and its gradient, for every
+                parameter the step computed a gradient of.
+
+        Returns:
+            Source lines computing exactly what `step` computes, reading the
+            hyper-parameters from ``optimizer.param_groups`` at each call, or None
+            (the step then calls ``optimizer.step()``). Only the globals ``optimizer``,
+            ``asarray``, ``version`` (`tinygrad_nn.autograd.next_version`) and the given
+            names may be used. The base class inlines nothing.
+        """
+        return None
+
     def _gradient(self, param: Tensor) -> np.ndarray | None:
         grad = param.grad
         if grad is not None and grad.shape != param.data.shape:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from tinygrad_nn.optim.optimizer import (
@@ -104,3 +104,31 @@ class SGD(Optimizer):
                     buffer += (1.0 - dampening) * grad if dampening else grad
                 grad = grad + momentum * buffer if nesterov else buffer
             param.data -= lr * grad
+
+    def update_source(self, names: Mapping[int, tuple[str, str, str]]) -> list[str] | None:
+        """``p -= lr * g`` per parameter, inlined into a compiled step (see
+        `Optimizer.update_source`) while the optimizer has one group without momentum or
+        weight decay; otherwise the step calls ``optimizer.step()``.
+
+        The rate is read at every call (a scheduler may change it) and made a 0-d array of
+        the parameters' dtype, which NumPy multiplies by faster than a Python float, with
+        the same rounding; each parameter's version is stamped as assigning ``.data`` does.
+        """
+        params = [p for p in self.param_groups[0]["params"] if id(p) in names]
+        if len(self.param_groups) != 1 or len(params) != len(names):
+            return None
+        first_of_dtype = {p.data.dtype.name: p for p in reversed(params)}
+        lines = [
+            "groups = optimizer.param_groups",
+            'if len(groups) != 1 or groups[0]["momentum"] or groups[0]["weight_decay"]:',
+            "    optimizer.step()",
+            "else:  # SGD.step with one plain group: p -= lr * g",
+            '    lr = groups[0]["lr"]',
+        ]
+        for dtype, param in sorted(first_of_dtype.items()):
+            lines.append(f"    lr_{dtype} = asarray(lr, {names[id(param)][1]}.dtype)")
+        for param in params:
+            tensor, data, grad = names[id(param)]
+            rate = f"lr_{param.data.dtype.name}"
+            lines.append(f"    {data} -= {grad} * {rate}; {tensor}._version = version()")
+        return lines

@@ -1,0 +1,304 @@
+"""A recorded step as one function of straight-line NumPy: forward, backward and the writes.
+
+`tinygrad_nn.capture_step` uses this when every op of a recording has a kernel
+(`tinygrad_nn.kernels`); otherwise it replays the ops through the engine. The function
+builds no Tensor, node or graph: values are local variables named after their slots
+(``x`` inputs, ``p`` parameters read afresh each call, ``v`` op outputs, ``g`` gradients),
+and each op's kernel writes its forward and backward lines. The backward lines come in
+the engine's order (`tinygrad_nn.autograd.backpropagate`: the newest node first, a
+value's gradient summed over its uses in that order before it flows on), so the step
+computes bitwise what eager execution computes. Gradients go into ``.grad`` at the end,
+all or nothing, through the engine's `tinygrad_nn.autograd.write_gradients`.
+
+Example of what ``step.source`` shows (the article's network, one layer)::
+
+    def step(x0, x1):
+        optimizer.zero_grad()
+        p2 = t2._data
+        p3 = t3._data
+        # v4 = Linear(x0, p2, p3)
+        v4 = dot(x0, p2.T)
+        v4 += p3
+        ...
+        # backward: g<n> is the gradient of the loss with respect to v<n>
+        g6 = seed
+        ...
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tinygrad_nn import autograd
+from tinygrad_nn.autograd import Function
+from tinygrad_nn.kernels import KERNELS, Kernel, Site
+from tinygrad_nn.optim.optimizer import Optimizer
+from tinygrad_nn.tensor import Tensor
+
+__all__ = [
+    "Compiled",
+    "comment_text",
+    "derivative_text",
+    "op_label",
+    "straight_line",
+    "tuple_text",
+]
+
+Step = tuple[type[Function], tuple[Tensor, ...], dict[str, Any], Tensor]
+OpEntry = tuple[type[Function], Any, tuple[int, ...], tuple[bool, ...], int]
+
+# The NumPy functions kernels write, bound as the compiled function's globals.
+NUMPY_NAMES = (
+    "absolute",
+    "asarray",
+    "dot",
+    "einsum",
+    "empty",
+    "exp",
+    "log",
+    "matmul",
+    "maximum",
+    "sign",
+    "swapaxes",
+    "tanh",
+    "zeros_like",
+)
+
+_numbers = itertools.count(1)  # names each compiled step's source file
+
+
+class Compiled(NamedTuple):
+    """What `straight_line` makes: the source, its function, and per source line of an
+    op's forward the op's index and its arguments' names (to name the op in errors)."""
+
+    source: str
+    function: Callable[..., Any]
+    op_lines: dict[int, tuple[int, tuple[str, ...]]]
+
+
+def straight_line(
+    steps: Sequence[Step],
+    ops: Sequence[OpEntry],
+    externals: Sequence[tuple[int, Tensor]],
+    input_count: int,
+    output_slots: tuple[int, ...],
+    backward_plan: Sequence[int] | None,
+    optimizer: Any = None,
+) -> Compiled | str:
+    """Compile a recording (see `tinygrad_nn.capture`'s ``_Program``) into one function.
+
+    Args:
+        steps: what the recording saw, per op: (op, input Tensors, kwargs, output).
+        ops: per op: (op, forward, input slots, which inputs need grad, output slot).
+        externals: (slot, tensor) of the parameters and constants the step reads.
+        input_count: how many inputs the function takes (slots ``0 .. input_count - 1``).
+        output_slots: the slots returned, the loss first.
+        backward_plan: the op indices backward visits, newest first; None for inference.
+        optimizer: zeroed first and stepped last, or None.
+
+    Returns:
+        A `Compiled`, or why not (the first op without a kernel) as a string.
+    """
+    names = {slot: f"x{slot}" for slot in range(input_count)}
+    namespace: dict[str, Any] = {name: getattr(np, name) for name in NUMPY_NAMES}
+    namespace.update(
+        unbroadcast=autograd.unbroadcast,
+        make=Tensor._make,
+        write=autograd.write_gradients,
+        optimizer=optimizer,
+    )
+    arguments = ", ".join(names[slot] for slot in range(input_count))
+    lines = [f"def step({arguments}):"]
+    inline = _inlines_zero_grad(optimizer, externals)
+    if inline:
+        lines.append(_zero_grad_line(optimizer, externals, namespace))
+    elif optimizer is not None:
+        lines.append("    optimizer.zero_grad()")
+    for slot, tensor in externals:
+        names[slot] = f"p{slot}"
+        namespace[f"t{slot}"] = tensor
+        lines.append(f"    p{slot} = t{slot}._data")
+    sites: list[Site] = []
+    kernels: list[Kernel] = []
+    op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}
+    for index, ((cls, inputs, kwargs, output), (_, _, slots, needs, out_slot)) in enumerate(
+        zip(steps, ops, strict=True)
+    ):
+        site = Site(
+            op=cls,
+            out=f"v{out_slot}",
+            args=tuple(names[slot] for slot in slots),
+            shapes=tuple(t._data.shape for t in inputs),
+            dtypes=tuple(t._data.dtype for t in inputs),
+            out_shape=output._data.shape,
+            out_dtype=output._data.dtype,
+            kwargs=kwargs,
+            needs=needs,
+        )
+        factory = KERNELS.get(cls)
+        compiled = factory(site) if factory is not None else None
+        if compiled is None:
+            return f"{op_label(cls)} has no kernel for these inputs"
+        names[out_slot] = site.out
+        sites.append(site)
+        kernels.append(compiled)
+        namespace.update(site.constants)
+        lines.append(f"    # {site.out} = {op_label(cls)}({', '.join(site.args)})")
+        for line in compiled.forward:
+            lines.append(f"    {line}")
+            op_lines[len(lines)] = (index, site.args)
+    written: list[tuple[int, Tensor, bool]] = []
+    if backward_plan is not None:
+        written = _backward_lines(sites, kernels, ops, externals, backward_plan, namespace, lines)
+        lines += _write_lines(written, inline)
+    if optimizer is not None:
+        update = (
+            optimizer.update_source(
+                {id(tensor): (f"t{slot}", f"p{slot}", f"g{slot}") for slot, tensor, _ in written}
+            )
+            if inline
+            else None
+        )
+        if update is None:
+            lines.append(f"    optimizer.step()  # {type(optimizer).__name__}.step, from .grad")
+        else:
+            namespace["version"] = autograd.next_version
+            lines.append(f"    # {type(optimizer).__name__}.step, inlined")
+            lines += [f"    {line}" for line in update]
+    returned = []
+    made = {entry[4]: site for entry, site in zip(ops, sites, strict=True)}
+    for slot in output_slots:
+        value = names[slot]
+        scalar = slot in made and made[slot].out_shape == ()
+        returned.append(f"make(asarray({value}), False)" if scalar else f"make({value}, False)")
+    lines.append(f"    return {tuple_text(returned)}")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<capture_step compiled {next(_numbers)}>", "exec"), namespace)
+    # Popped: the function and its globals (which hold the parameters) would otherwise
+    # form a cycle that outlives the step.
+    return Compiled(source, namespace.pop("step"), op_lines)
+
+
+def _backward_lines(
+    sites: list[Site],
+    kernels: list[Kernel],
+    ops: Sequence[OpEntry],
+    externals: Sequence[tuple[int, Tensor]],
+    plan: Sequence[int],
+    namespace: dict[str, Any],
+    lines: list[str],
+) -> list[tuple[int, Tensor, bool]]:
+    """Append the backward to ``lines``: each planned op's kernel lines, newest first, each
+    gradient summed over its uses in that order (as `tinygrad_nn.autograd.backpropagate`
+    sums it). Returns the parameters that got a gradient: (slot, tensor, whether the
+    gradient ``g<slot>`` is an array of its own), in the order the engine collects them."""
+    loss = sites[plan[0]]
+    seed = np.array(1, dtype=loss.out_dtype).reshape(loss.out_shape)
+    seed.flags.writeable = False
+    namespace["seed"] = seed
+    loss_slot = ops[plan[0]][4]
+    lines += [
+        "    # backward: g<n> is the gradient of the loss with respect to v<n> (or p<n>)",
+        f"    g{loss_slot} = seed",
+    ]
+    leaf_of = {slot: tensor for slot, tensor in externals if tensor.requires_grad}
+    fresh: dict[int, bool] = {}  # slot -> whether its gradient is an array of its own
+    for index in plan:
+        cls, _, slots, needs, out_slot = ops[index]
+        body, grads = kernels[index].backward(f"g{out_slot}")
+        namespace.update(sites[index].constants)
+        rule = derivative_text(cls)
+        label = op_label(cls)
+        lines.append(f"    # {label}: {rule}" if rule else f"    # {label}")
+        lines += [f"    {line}" for line in body]
+        for slot, need, grad in zip(slots, needs, grads, strict=True):
+            if not need or grad is None:
+                continue
+            if slot in fresh:
+                lines.append(f"    g{slot} = g{slot} + {grad.expression}")
+                fresh[slot] = True
+            else:
+                lines.append(f"    g{slot} = {grad.expression}")
+                fresh[slot] = grad.fresh
+    return [(slot, leaf_of[slot], is_fresh) for slot, is_fresh in fresh.items() if slot in leaf_of]
+
+
+def _write_lines(written: list[tuple[int, Tensor, bool]], direct: bool) -> list[str]:
+    """The gradients into ``.grad``: assigned (after an inlined zero_grad every ``.grad``
+    is None, and nothing can fail any more), else through `autograd.write_gradients`, all
+    or nothing."""
+    if not written:
+        return []
+    values = {
+        slot: f"asarray(g{slot})" if tensor._data.ndim == 0 else f"g{slot}"
+        for slot, tensor, _ in written
+    }
+    if direct:
+        lines = ["    # into .grad (None since zero_grad)"]
+        for slot, _, fresh in written:
+            value = values[slot] if fresh else f"{values[slot]}.copy()"
+            lines.append(f"    t{slot}.grad = {value}")
+        return lines
+    entries = ", ".join(f"[t{slot}, {values[slot]}, {fresh}]" for slot, _, fresh in written)
+    return [
+        "    # into .grad, all or nothing (autograd.write_gradients)",
+        f"    write([{entries}])",
+    ]
+
+
+def _inlines_zero_grad(optimizer: Any, externals: Sequence[tuple[int, Tensor]]) -> bool:
+    """Whether the step may clear and assign ``.grad`` itself: the optimizer's zero_grad is
+    `Optimizer.zero_grad` (every ``.grad`` to None) and every parameter the step
+    differentiates is one of the optimizer's."""
+    if not isinstance(optimizer, Optimizer) or type(optimizer).zero_grad is not Optimizer.zero_grad:
+        return False
+    owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    return all(id(tensor) in owned for _, tensor in externals if tensor.requires_grad)
+
+
+def _zero_grad_line(
+    optimizer: Any, externals: Sequence[tuple[int, Tensor]], namespace: dict[str, Any]
+) -> str:
+    """``optimizer.zero_grad()`` inlined: one assignment of None to every ``.grad``."""
+    name_of = {id(tensor): f"t{slot}" for slot, tensor in externals}
+    targets: list[str] = []
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            name = name_of.get(id(param))
+            if name is None:  # a parameter this step does not use
+                name = f"to{len(targets)}"
+                namespace[name] = param
+            targets.append(f"{name}.grad")
+    return f"    {' = '.join(targets)} = None  # optimizer.zero_grad()"
+
+
+def derivative_text(cls: type[Function]) -> str:
+    """The derivative rule of an op's docstring (``f'(x) = ...`` or ``df/dx = ...``), or ""."""
+    for line in (cls.__doc__ or "").splitlines():
+        for marker in ("df/", "f'("):
+            start = line.find(marker)
+            if start >= 0:
+                return comment_text(line[start:].split("  (")[0].strip().rstrip("."))[:90]
+    return ""
+
+
+def op_label(cls: type[Function]) -> str:
+    """The op's name for comments of generated source: `Function.op_name` where it is an
+    identifier, else the class name."""
+    name = cls.op_name()
+    return name if isinstance(name, str) and name.isidentifier() else comment_text(cls.__name__)
+
+
+def comment_text(text: str) -> str:
+    """``text`` safe inside a ``#`` comment of generated source: printable, one line."""
+    return "".join(char for char in text if char.isprintable())
+
+
+def tuple_text(items: Iterable[str]) -> str:
+    """Python source of a tuple of ``items``: ``(a,)`` for one, ``(a, b)`` for more."""
+    items = list(items)
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
