@@ -1,31 +1,29 @@
-"""`capture_step`: record a step's ops once, then replay them without rebuilding the graph.
+"""`capture_step`: record a step's ops once, then run them as compiled straight-line NumPy.
 
 Eager execution builds the graph anew on every call: each op goes through Module calls,
 argument handling and `Function.apply`, creates a Tensor and a node, and backward sorts
 the graph again. For a small network that bookkeeping costs more than the arithmetic.
 A captured step runs the function eagerly once while recording every op it applies,
-then replays the recording on new inputs of the same shapes and dtypes::
+then runs the recording on new inputs of the same shapes and dtypes, in one of two ways:
 
-    first call      fn(x, y) runs eagerly; each Function.apply is noted:
-                    (op, input slots, keyword arguments, output slot)
-    every call      forward: op.forward(ctx, *arrays) for each noted op, in order, as
-                    straight-line Python compiled once (``step.source`` shows it), which
-                    also links the nodes into a graph as Function.apply would
-    after that      backward: the engine's own backward loop
-                    (`tinygrad_nn.autograd.backpropagate`) over that graph, in the order
-                    worked out at recording, then the gradients go into ``.grad``
-    with optimizer  ``optimizer.zero_grad()`` first and ``optimizer.step()`` last: the
-                    whole training step is one call
+    compiled        when every recorded op has a kernel (`tinygrad_nn.kernels`: the
+                    ops of MLPs and their losses): one Python function of straight-line
+                    NumPy (`tinygrad_nn.compiled`): zero_grad, each op's forward lines,
+                    each op's backward lines in the engine's order, the write of
+                    ``.grad`` and, for SGD, the update; no Tensor, node or graph walk
+    replayed        otherwise (or with ``compiled=False``): the forward as straight-line
+                    calls of each op's ``forward``, linking the nodes into a graph as
+                    Function.apply would, then the engine's own backward loop
+                    (`tinygrad_nn.autograd.backpropagate`) over that graph and the
+                    optimizer's ``zero_grad()`` and ``step()``
 
-``step.source`` shows all of it: the forward, one line per op, and the step function
-that runs it, with the backward pass listed node by node (which gradient each node's
-rule turns into which, and the rule itself) as a hand-written backprop would read.
-
-The replay calls the same ``forward`` and ``backward`` functions on the same arrays in
-the same order as eager execution, through the same backward loop, so its losses and
-gradients are bitwise the eager ones, shared weights and accumulation included; a backward
-that raises leaves every ``.grad`` as it was. Saved arrays are released node by node as
-backward proceeds, as in eager mode.
+``step.source`` shows the code a call runs: for a compiled step the whole backprop the
+framework derived, as a hand-written one would read; for a replay the forward, one line
+per op, and the backward listed node by node (which gradient each node's rule turns into
+which, and the rule itself). Either way the step computes bitwise what eager execution
+computes, shared weights and accumulation included (kernels make the same NumPy calls in
+the same order as their ops; tests/test_kernels.py checks each one); a backward that
+raises leaves every ``.grad`` as it was.
 
 Example:
     >>> model = tnn.nn.MLP([1, 16, 2])
@@ -35,6 +33,7 @@ Example:
     ...     return tnn.losses.squared_error(model(x), y) / (2 * len(x))
     >>> for x, y in tnn.data.batches(inputs, targets, batch_size=32):
     ...     loss = train_step(x, y)     # zero_grad, forward, backward, optimizer.step()
+    >>> print(train_step.source)        # the compiled step, backward included
 
 A recording is a trace, like ``torch.jit.trace``: Python control flow and values read out
 of tensors (``.item()``, ``.data``, ``.numpy()``, comparisons such as ``x > 0``) are frozen

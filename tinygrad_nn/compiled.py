@@ -28,6 +28,7 @@ Example of what ``step.source`` shows (the article's network, one layer)::
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
@@ -69,6 +70,10 @@ NUMPY_NAMES = (
 )
 
 _numbers = itertools.count(1)  # names each compiled step's source file
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+# Variables of at least this many elements are deleted after their last use (smaller ones
+# cost more to delete than they hold).
+RELEASE_SIZE = 1 << 14
 
 
 class Compiled(NamedTuple):
@@ -176,6 +181,12 @@ def straight_line(
         scalar = slot in made and made[slot].out_shape == ()
         returned.append(f"make(asarray({value}), False)" if scalar else f"make({value}, False)")
     lines.append(f"    return {tuple_text(returned)}")
+    sizes = {}
+    for site in sites:
+        size = max(int(np.prod(shape)) for shape in (site.out_shape, *site.shapes))
+        sizes[site.out] = sizes[f"g{site.out[1:]}"] = size
+        sizes.update({name: size for name in site.temporaries})
+    lines = _released_early(lines, {name for name, size in sizes.items() if size >= RELEASE_SIZE})
     source = "\n".join(lines) + "\n"
     exec(compile(source, f"<capture_step compiled {next(_numbers)}>", "exec"), namespace)
     # Popped: the function and its globals (which hold the parameters) would otherwise
@@ -225,6 +236,34 @@ def _backward_lines(
                 lines.append(f"    g{slot} = {grad.expression}")
                 fresh[slot] = grad.fresh
     return [(slot, leaf_of[slot], is_fresh) for slot, is_fresh in fresh.items() if slot in leaf_of]
+
+
+def _released_early(lines: list[str], large: set[str]) -> list[str]:
+    """``lines`` with ``del name`` after the last statement that uses each variable in
+    ``large``: a function's locals live until it returns, and a compiled step would
+    otherwise hold every activation and gradient at once (eager mode frees them node by
+    node). A statement is a line at the function's top level with the lines nested under
+    it (and an ``else:``); comments do not count as uses."""
+    statements: list[list[str]] = []
+    for line in lines[1:]:  # after the def line
+        nested = line.startswith("        ") or line.startswith("    else")
+        if nested and statements:
+            statements[-1].append(line)
+        else:
+            statements.append([line])
+    last_use: dict[str, int] = {}
+    for index, statement in enumerate(statements):
+        code = " ".join(line.split("#", 1)[0] for line in statement)
+        for name in _IDENTIFIER.findall(code):
+            if name in large:
+                last_use[name] = index
+    released: list[str] = [lines[0]]
+    for index, statement in enumerate(statements):
+        released += statement
+        done = sorted(name for name, last in last_use.items() if last == index)
+        if done and not statement[0].lstrip().startswith("return"):
+            released.append(f"    del {', '.join(done)}")
+    return released
 
 
 def _write_lines(written: list[tuple[int, Tensor, bool]], direct: bool) -> list[str]:

@@ -76,6 +76,7 @@ class Site:
         kwargs: the keyword arguments the op was applied with.
         needs: which inputs need a gradient.
         constants: names -> values the compiled function reads as globals.
+        temporaries: the names `temp` gave out.
     """
 
     op: type[Function]
@@ -88,6 +89,7 @@ class Site:
     kwargs: dict[str, Any]
     needs: tuple[bool, ...]
     constants: dict[str, Any] = field(default_factory=dict)
+    temporaries: list[str] = field(default_factory=list)
 
     def constant(self, value: Any) -> str:
         """The name of a constant: a number becomes a 0-d array of the output's dtype (NumPy
@@ -109,7 +111,10 @@ class Site:
 
     def temp(self, label: str) -> str:
         """A variable private to this op, e.g. a value forward keeps for backward."""
-        return f"{self.out}_{label}"
+        name = f"{self.out}_{label}"
+        if name not in self.temporaries:
+            self.temporaries.append(name)
+        return name
 
     def reduced(self, expression: str, index: int) -> str:
         """``expression`` (of the output's shape) summed to input ``index``'s shape, as the
@@ -322,7 +327,7 @@ def _linear(site: Site) -> Kernel | None:
         forward.append(f"{cast} = {x}.astype({site.dtype_name()})")
         x = cast
     forward += [f"{site.out} = dot({x}, {weight}.T)", f"{site.out} += {bias}"]
-    ones = site.temp("ones")
+    ones = f"{site.out}_ones"  # a constant, not a temporary
     site.constants[ones] = ops.core._ones(site.shapes[0][0], weight_dtype)
 
     def backward(g: str) -> tuple[list[str], tuple[Grad | None, ...]]:
