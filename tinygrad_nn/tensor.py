@@ -115,9 +115,17 @@ class Tensor(TensorMath):
 
     @classmethod
     def _constant(cls, value: Any, like: Tensor | None = None) -> Tensor:
-        """Wrap a number or array taking part in an op; numbers follow ``like``'s float dtype."""
+        """Wrap a number or array taking part in an op; numbers follow ``like``'s float dtype.
+
+        A list or tuple holding Tensors (``tnn.mean([x, x + 2])``) is stacked with the
+        Stack op, so gradients flow into its Tensors instead of the list becoming a
+        constant.
+        """
         if isinstance(value, np.ndarray):
             return cls._make(value, False)
+        if isinstance(value, (list, tuple)) and _holds_tensor(value):
+            like = like or next(_tensors_in(value))
+            return _ops.Stack.apply(*(autograd.as_tensor(item, like=like) for item in value))
         if isinstance(value, (bool, int, float)) and like is not None and like.dtype.kind == "f":
             return cls._make(np.asarray(value, dtype=like.data.dtype), False)
         array = np.asarray(value)
@@ -414,3 +422,16 @@ def _index_data(index: Any) -> Any:
 
 
 autograd.register_tensor_type(Tensor)
+
+
+def _tensors_in(value: Any) -> Iterator[Tensor]:
+    """The Tensors inside nested lists and tuples, depth first."""
+    for item in value:
+        if isinstance(item, Tensor):
+            yield item
+        elif isinstance(item, (list, tuple)):
+            yield from _tensors_in(item)
+
+
+def _holds_tensor(value: Any) -> bool:
+    return next(_tensors_in(value), None) is not None
