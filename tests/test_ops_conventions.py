@@ -440,3 +440,59 @@ def test_prod_over_an_empty_axis() -> None:
 def test_activation_gradients_at_the_kinks_are_pytorchs(fn: Any, x: list, expected: list) -> None:
     (grad,) = grad_of(fn, x)
     np.testing.assert_allclose(grad, expected, rtol=1e-12)
+
+
+# ------------------------------------------------- NumPy semantics the peer suites use
+
+
+def test_np_linspace_records_with_tensor_endpoints() -> None:
+    start = Tensor(1.2, requires_grad=True)
+    out = np.linspace(start, 3.4, 5)
+    assert isinstance(out, Tensor) and out.requires_grad
+    np.testing.assert_allclose(out.data, np.linspace(1.2, 3.4, 5))
+    gradcheck(lambda a, b: np.linspace(a, b, 5), start, Tensor(3.4, requires_grad=True))
+
+
+@pytest.mark.parametrize("name", ["vstack", "hstack", "column_stack", "dstack"])
+def test_stacking_a_single_tensor_joins_its_rows(name: str) -> None:
+    # NumPy takes an array as the sequence of its rows: np.vstack(np.ones(2)) is (2, 1).
+    rng = np.random.default_rng(0)
+    for shape in [(2,), (2, 3), (2, 3, 4)]:
+        data = rng.standard_normal(shape)
+        out = getattr(np, name)(Tensor(data))
+        assert isinstance(out, Tensor)
+        np.testing.assert_array_equal(out.data, getattr(np, name)(data))
+        gradcheck(getattr(tnn, name), Tensor(data, requires_grad=True))
+    with pytest.raises(TypeError, match=rf"^{name}: expected a sequence of tensors, got a 0-d"):
+        getattr(tnn, name)(Tensor(1.0))
+
+
+def test_np_row_stack_reaches_vstack() -> None:
+    # np.row_stack (a deprecated alias) passes vstack's default casting="same_kind" on.
+    parts = (Tensor(np.ones((2, 4)), requires_grad=True), Tensor(np.zeros((1, 4))))
+    with pytest.warns(DeprecationWarning):
+        out = np.row_stack(parts)
+    assert isinstance(out, Tensor) and out.shape == (3, 4) and out.requires_grad
+    with pytest.raises(TypeError, match=r"^vstack: the NumPy arguments \['casting'\]"):
+        np.vstack(parts, casting="unsafe")
+
+
+def test_einsum_takes_numpys_interleaved_sublists() -> None:
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 3, 4))
+    cases = [
+        ((a, [0, 1, 2], b, [0, 2, 3], [0, 1, 3]), "abc,acd->abd"),
+        ((a, [Ellipsis, 1, 2], b, [Ellipsis, 2, 3], [Ellipsis, 1, 3]), "...bc,...cd->...bd"),
+        ((a, [0, 1, 1 + 26]), "abB->abB"),  # 26 and up: capitals; implicit output by number
+    ]
+    for args, subscripts in cases:
+        tensors = [Tensor(x, requires_grad=True) if isinstance(x, np.ndarray) else x for x in args]
+        out = np.einsum(*tensors)
+        assert isinstance(out, Tensor)
+        np.testing.assert_allclose(out.data, np.einsum(*args))
+        operands = [x for x in args if isinstance(x, np.ndarray)]
+        np.testing.assert_allclose(out.data, tnn.einsum(subscripts, *operands).data)
+    leaves = [Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)]
+    gradgradcheck(lambda x, y: tnn.einsum(x, [0, 1, 2], y, [0, 2, 3]), *leaves)
+    with pytest.raises(TypeError, match=r"^einsum: give the subscripts as a string first"):
+        tnn.einsum(Tensor(a), [0, 60, 1])

@@ -97,6 +97,7 @@ def arange(
     return _new(np.arange(start, stop, step, dtype=_dtype(dtype)), requires_grad, "arange")
 
 
+@implements(np.linspace)
 def linspace(
     start: Any,
     stop: Any,

@@ -130,9 +130,10 @@ def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
 
 
 @implements(np.einsum)
-def einsum(subscripts: str, *operands: Any, **numpy_only: Any) -> Tensor:
+def einsum(subscripts: Any, *operands: Any, **numpy_only: Any) -> Tensor:
     """Einstein summation (np.einsum) with NumPy's subscripts: explicit ("ij,jk->ik") or
-    implicit ("ij,jk"), with ``...`` for broadcast axes and repeated indices for diagonals.
+    implicit ("ij,jk"), with ``...`` for broadcast axes and repeated indices for diagonals, or
+    NumPy's interleaved form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``.
 
     Its gradient with respect to each operand is another einsum, so it is differentiable
     to any order. ``optimize=`` is accepted and ignored (three or more operands are always
@@ -148,15 +149,44 @@ def einsum(subscripts: str, *operands: Any, **numpy_only: Any) -> Tensor:
     if given:
         raise TypeError(f"einsum: the NumPy arguments {given} are not supported on Tensors")
     if not isinstance(subscripts, str):
-        raise TypeError(
-            "einsum: give the subscripts as a string first, e.g. einsum('ij,jk->ik', a, b) "
-            "(the interleaved operand, sublist form is not supported)"
-        )
+        subscripts, operands = _sublist_subscripts((subscripts, *operands))
     tensors = [as_tensor(x) for x in operands]
     like = next((t for t in tensors if t.requires_grad), tensors[0] if tensors else None)
     tensors = [as_tensor(x, like=like) for x in operands]
     explicit = _explicit_subscripts(subscripts, [t.ndim for t in tensors])
     return ops.Einsum.apply(*tensors, subscripts=explicit)
+
+
+def _sublist_subscripts(args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
+    """NumPy's interleaved form ``einsum(a, [0, 1], b, [1, 2], [0, 2])`` as a subscripts string
+    and the operands: each axis number is a letter (0 -> 'a', 26 -> 'A'), Ellipsis is ``...``.
+    """
+
+    def letters(sublist: Any) -> str:
+        try:
+            labels = list(sublist)
+        except TypeError:
+            labels = None
+        if labels is None or not all(
+            label is Ellipsis or (isinstance(label, (int, np.integer)) and 0 <= label < 52)
+            for label in labels
+        ):
+            raise TypeError(
+                "einsum: give the subscripts as a string first (einsum('ij,jk->ik', a, b)) or "
+                "interleave operands with lists of axis numbers in [0, 52) and Ellipsis "
+                f"(einsum(a, [0, 1], b, [1, 2], [0, 2])), got {sublist!r}"
+            )
+        return "".join("..." if lab is Ellipsis else string.ascii_letters[lab] for lab in labels)
+
+    pairs = args[: len(args) - len(args) % 2]
+    inputs = ",".join(letters(sublist) for sublist in pairs[1::2])
+    if len(args) % 2:
+        output = letters(args[-1])
+    else:  # NumPy's implicit output: broadcast axes, then the labels used once, by number
+        labels = [label for sublist in pairs[1::2] for label in sublist]
+        once = sorted(label for label in set(labels) - {Ellipsis} if labels.count(label) == 1)
+        output = ("..." if Ellipsis in labels else "") + letters(once)
+    return f"{inputs}->{output}", tuple(pairs[0::2])
 
 
 def _explicit_subscripts(subscripts: str, ndims: list[int]) -> str:

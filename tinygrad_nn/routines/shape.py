@@ -188,7 +188,7 @@ def atleast_3d(*tensors: Any) -> Tensor | list[Tensor]:
 def vstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
     """Stack rows: 1-D tensors become rows, then join along axis 0 (np.vstack)."""
     if numpy_only:
-        refuse(numpy_only, "vstack")
+        refuse(_without_default_casting(numpy_only), "vstack")
     parts = [_at_least(as_tensor(t), 2) for t in _sequence(tensors, "vstack")]
     return ops.Concatenate.apply(*parts, axis=0)
 
@@ -197,7 +197,7 @@ def vstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
 def hstack(tensors: Sequence[Any], **numpy_only: Any) -> Tensor:
     """Join along axis 1, or axis 0 for 1-D tensors (np.hstack)."""
     if numpy_only:
-        refuse(numpy_only, "hstack")
+        refuse(_without_default_casting(numpy_only), "hstack")
     parts = [_at_least(as_tensor(t), 1) for t in _sequence(tensors, "hstack")]
     return ops.Concatenate.apply(*parts, axis=0 if parts[0].ndim == 1 else 1)
 
@@ -217,9 +217,17 @@ def column_stack(tensors: Sequence[Any]) -> Tensor:
     return ops.Concatenate.apply(*parts, axis=1)
 
 
+def _without_default_casting(numpy_only: dict[str, Any]) -> dict[str, Any]:
+    """NumPy's keywords less ``casting="same_kind"``, the default that np.row_stack passes on."""
+    if numpy_only.get("casting") == "same_kind":
+        return {key: value for key, value in numpy_only.items() if key != "casting"}
+    return numpy_only
+
+
 def _sequence(tensors: Any, name: str) -> list[Any]:
-    if isinstance(tensors, np.ndarray) or is_tensor(tensors):
-        raise TypeError(f"{name}: expected a sequence of tensors, got a single array")
+    """The tensors to join; a single array counts as the sequence of its rows (as in NumPy)."""
+    if (isinstance(tensors, np.ndarray) or is_tensor(tensors)) and tensors.ndim == 0:
+        raise TypeError(f"{name}: expected a sequence of tensors, got a 0-d array")
     items = list(tensors)
     if not items:
         raise ValueError(f"{name}: need at least one tensor")
