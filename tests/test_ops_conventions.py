@@ -496,3 +496,14 @@ def test_einsum_takes_numpys_interleaved_sublists() -> None:
     gradgradcheck(lambda x, y: tnn.einsum(x, [0, 1, 2], y, [0, 2, 3]), *leaves)
     with pytest.raises(TypeError, match=r"^einsum: give the subscripts as a string first"):
         tnn.einsum(Tensor(a), [0, 60, 1])
+
+
+def test_a_list_holding_tensors_is_stacked_so_gradients_reach_them():
+    """Found by the ported HIPS autograd suite (test_mean_list_of_boxes): the list used
+    to become a constant, cutting the graph."""
+    x = tnn.Tensor(0.0, requires_grad=True)
+    assert tnn.grad(lambda x: tnn.mean([x, x + 2]))(0.0) == 1.0
+    (x + [x, x]).sum().backward()
+    assert x.grad == 4.0  # twice through the broadcast x, twice through the list
+    nested = tnn.mean([[x, 1.0], [2.0, x * 3]])
+    assert nested.requires_grad and nested.item() == 0.75
