@@ -503,7 +503,7 @@ def test_a_list_holding_tensors_is_stacked_so_gradients_reach_them():
     to become a constant, cutting the graph."""
     x = tnn.Tensor(0.0, requires_grad=True)
     assert tnn.grad(lambda x: tnn.mean([x, x + 2]))(0.0) == 1.0
-    (x + [x, x]).sum().backward()
+    tnn.add(x, [x, x]).sum().backward()
     assert x.grad == 4.0  # twice through the broadcast x, twice through the list
     nested = tnn.mean([[x, 1.0], [2.0, x * 3]])
     assert nested.requires_grad and nested.item() == 0.75
