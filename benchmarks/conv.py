@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # works without installing
 
 from tinygrad_nn import Tensor
-from tinygrad_nn.bench import blas_threads, set_blas_threads
+from tinygrad_nn.bench.machine import blas_threads, set_blas_threads
 from tinygrad_nn.functional import conv2d
 
 X_SHAPE = (32, 16, 28, 28)
