@@ -54,16 +54,39 @@ def _windows(
     return sliding_window_view(x, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-def _offsets(kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> list[tuple[slice, slice]]:
-    """For each kernel offset (i, j), the rows and columns of the padded input it reads."""
-    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out
-    return [
-        (
-            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+def _axis_taps(
+    size: int, out: int, kernel: int, stride: int, padding: int, dilation: int
+) -> list[tuple[slice, slice]]:
+    """Along one axis, for each kernel index: the outputs that read inside the input (not
+    its zero padding) and the input positions they read, as a pair of slices."""
+    taps = []
+    for index in range(kernel):
+        start = index * dilation - padding  # where output 0 reads, possibly in the padding
+        first = max(0, -(start // stride))  # the first output reading at position >= 0
+        stop = min(out, (size - 1 - start) // stride + 1)  # past the last one reading < size
+        if stop <= first:
+            taps.append((slice(0, 0), slice(0, 0)))
+        else:
+            reads = slice(start + first * stride, start + (stop - 1) * stride + 1, stride)
+            taps.append((slice(first, stop), reads))
+    return taps
+
+
+def _taps(
+    shape: tuple[int, ...], out: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
+) -> list[tuple[tuple[slice, slice], tuple[slice, slice]]]:
+    """For each kernel offset (i, j): the output (rows, columns) that read inside an (N, C,
+    H, W) input and the input (rows, columns) they read; the padding is never materialised."""
+    rows, columns = (
+        _axis_taps(
+            shape[2 + axis], out[axis], kernel[axis], stride[axis], padding[axis], dilation[axis]
         )
-        for i in range(kernel[0])
-        for j in range(kernel[1])
+        for axis in range(2)
+    )
+    return [
+        ((o_rows, o_columns), (i_rows, i_columns))
+        for o_rows, i_rows in rows
+        for o_columns, i_columns in columns
     ]
 
 
@@ -76,11 +99,11 @@ CHUNK_BYTES = 1 << 20
 def _chunks(
     n: int, per_sample: tuple[int, ...], dtype: np.dtype[Any]
 ) -> Iterator[tuple[slice, np.ndarray]]:
-    """Ranges of samples covering range(n), each with an empty (samples, *per_sample) buffer
-    of about CHUNK_BYTES (at least one sample); every chunk reuses the same buffer."""
+    """Ranges of samples covering range(n), each with a zero-filled (samples, *per_sample)
+    buffer of about CHUNK_BYTES (at least one sample); every chunk reuses the same buffer."""
     sample_bytes = math.prod(per_sample) * dtype.itemsize
     size = max(1, min(n, CHUNK_BYTES // max(sample_bytes, 1)))
-    buffer = np.empty((size, *per_sample), dtype=dtype)
+    buffer = np.zeros((size, *per_sample), dtype=dtype)
     for start in range(0, n, size):
         part = slice(start, min(start + size, n))
         yield part, buffer[: part.stop - start]
@@ -102,18 +125,17 @@ def _column_chunks(
     """im2col by chunks of samples: (samples, their columns (n, groups, C/g*KH*KW, OH*OW)).
 
     The layout keeps NCHW's order, so the products with the kernel come out as (N, O, OH, OW)
-    without a transpose; one strided copy per kernel offset fills it. Every chunk reuses one
-    buffer: use its columns before asking for the next chunk.
+    without a transpose; one strided copy per kernel offset fills it, and what would read the
+    zero padding is left at the buffer's zeros. Every chunk reuses one buffer: use its columns
+    before asking for the next chunk.
     """
-    (ph, pw) = padding
     n, c = x.shape[:2]
     out = _output_hw(x.shape, kernel, stride, padding, dilation)
-    offsets = _offsets(kernel, stride, dilation, out)
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-    for part, cols in _chunks(n, (c, len(offsets), *out), x.dtype):
-        source = padded[part]
-        for offset, (rows, columns) in enumerate(offsets):
-            cols[:, :, offset] = source[:, :, rows, columns]
+    taps = _taps(x.shape, out, kernel, stride, padding, dilation)
+    for part, cols in _chunks(n, (c, len(taps), *out), x.dtype):
+        source = x[part]
+        for offset, (reader, read) in enumerate(taps):
+            cols[:, :, offset, reader[0], reader[1]] = source[:, :, read[0], read[1]]
         yield part, cols.reshape(len(cols), groups, -1, out[0] * out[1])
 
 
@@ -185,20 +207,19 @@ class Conv2dInputGrad(Function):
         groups: int,
     ) -> np.ndarray:
         ctx.save_for_backward(g, w, _settings(stride, padding, dilation, groups))
-        n, c, h, width = x_shape
+        n, c = x_shape[:2]
         _, o, oh, ow = g.shape
         kernel = (w.shape[2], w.shape[3])
-        (ph, pw) = padding
-        offsets = _offsets(kernel, stride, dilation, (oh, ow))
+        taps = _taps(x_shape, (oh, ow), kernel, stride, padding, dilation)
         kernel_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (groups, C/g*KK, O/g)
         flat_g = g.reshape(n, groups, o // groups, oh * ow)
-        padded = np.zeros((n, c, h + 2 * ph, width + 2 * pw), dtype=np.result_type(g, w))
-        for part, cols in _chunks(n, (groups, kernel_t.shape[1], oh * ow), padded.dtype):
+        grad_x = np.zeros(x_shape, dtype=np.result_type(g, w))
+        for part, cols in _chunks(n, (groups, kernel_t.shape[1], oh * ow), grad_x.dtype):
             np.matmul(kernel_t, flat_g[part], out=cols)
-            cols, target = cols.reshape(len(cols), c, len(offsets), oh, ow), padded[part]
-            for offset, (rows, columns) in enumerate(offsets):
-                target[:, :, rows, columns] += cols[:, :, offset]  # col2im: a slab per offset
-        return np.ascontiguousarray(padded[:, :, ph : ph + h, pw : pw + width])
+            cols, target = cols.reshape(len(cols), c, len(taps), oh, ow), grad_x[part]
+            for offset, (reader, read) in enumerate(taps):  # col2im: a slab per offset
+                target[:, :, read[0], read[1]] += cols[:, :, offset, reader[0], reader[1]]
+        return grad_x
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
