@@ -4,12 +4,14 @@ definitions, gradients (first and second order) against float64 finite differenc
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 import pytest
 
 import tinygrad_nn as tnn
 from tinygrad_nn import Tensor, functional, nn
+from tinygrad_nn.ops import conv as conv_ops
 from tinygrad_nn.testing import gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(0)
@@ -50,6 +52,8 @@ CASES = [
     ((1, 4, 7, 7), (6, 2, 3, 2), (2, 1), (1, 1), (1, 2), 2),
     ((2, 2, 5, 6), (2, 1, 2, 2), (1, 2), (1, 0), (2, 1), 2),
     ((1, 3, 4, 4), (2, 3, 1, 1), (1, 1), (0, 0), (1, 1), 1),
+    # padding wider than the kernel reaches: some offsets and outputs read only padding
+    ((2, 2, 1, 3), (3, 2, 3, 2), (2, 1), (3, 1), (1, 2), 1),
 ]
 
 
@@ -77,6 +81,46 @@ def test_conv2d_third_order_and_no_bias() -> None:
     (third,) = tnn.gradients(grad_w.sum(), [x])
     assert third.shape == x.shape and np.all(np.isfinite(third.data))
     gradgradcheck(lambda a: (functional.conv2d(a, w.detach()) ** 2).sum(), x.data.copy())
+
+
+@pytest.mark.parametrize("per_chunk", [1, 2])
+def test_conv2d_by_chunks_of_samples(monkeypatch, per_chunk) -> None:
+    """The im2col and col2im loops over chunks of samples (5 = 1+1+1+1+1 and 2+2+1) give the
+    values and first and second derivatives of the definition."""
+    x_shape, w_shape, stride, padding, dilation, groups = CASES[1]
+    x_shape = (5, *x_shape[1:])
+    oh, ow = (
+        conv_ops.output_size(x_shape[i + 2], w_shape[i + 2], stride[i], padding[i], dilation[i])
+        for i in range(2)
+    )
+    per_sample = (x_shape[1], w_shape[2] * w_shape[3], oh * ow)  # one sample's columns
+    monkeypatch.setattr(conv_ops, "CHUNK_BYTES", per_chunk * math.prod(per_sample) * 8)
+    sizes = [len(cols) for _, cols in conv_ops._chunks(5, per_sample, np.dtype(np.float64))]
+    assert sizes == ([1] * 5 if per_chunk == 1 else [2, 2, 1])
+    x, w, b = RNG.normal(size=x_shape), RNG.normal(size=w_shape), RNG.normal(size=w_shape[0])
+    out = functional.conv2d(Tensor(x), Tensor(w), Tensor(b), stride, padding, dilation, groups)
+    expected = conv_loops(x, w, b, stride, padding, dilation, groups)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+
+    def fn(x_: Tensor, w_: Tensor, b_: Tensor) -> Tensor:
+        return functional.conv2d(x_, w_, b_, stride, padding, dilation, groups)
+
+    gradcheck(fn, x, w, b)
+    gradgradcheck(fn, x, w, b)
+
+
+def test_conv2d_float32_stays_float32_to_second_order() -> None:
+    x64, w64, b64 = RNG.normal(size=(3, 4, 6, 6)), RNG.normal(size=(4, 2, 3, 3)), RNG.normal(size=4)
+    grads = {}
+    for dtype in (np.float32, np.float64):
+        x, w, b = (Tensor(a.astype(dtype), requires_grad=True) for a in (x64, w64, b64))
+        out = functional.conv2d(x, w, b, padding=1, groups=2)
+        first = tnn.gradients((out**2).sum(), [x, w, b], create_graph=True)
+        second = tnn.gradients(sum((g**2).sum() for g in first), [x, w, b])
+        grads[dtype] = [out, *first, *second]
+    for single, double in zip(grads[np.float32], grads[np.float64], strict=True):
+        assert single.dtype == np.float32
+        np.testing.assert_allclose(single.data, double.data, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """Convolution and max pooling in NCHW layout with PyTorch's semantics, each one fused node.
 
 A convolution gathers every receptive field into a matrix (im2col: one strided copy per
-kernel offset) and multiplies it by the kernel in one batched ``matmul`` (over samples and
-groups), laid out so that the result is already NCHW. Its gradients are convolutions too, so
-three linear ops close under differentiation::
+kernel offset) and multiplies it by the kernel in a batched ``matmul`` (over samples and
+groups), laid out so that the result is already NCHW; it does so a few samples at a time, so
+that the matrix stays in the CPU's cache between the copies and the product. Its gradients
+are convolutions too, so three linear ops close under differentiation::
 
     Conv2d(x, w)                y[n, o] = sum_c,i,j w[o, c, i, j] x[n, c, s*h + d*i, s*w + d*j]
     Conv2dInputGrad(g, w)       the gradient of Conv2d with respect to x (a transposed conv)
@@ -17,6 +18,8 @@ constant kernel (`tinygrad_nn.functional.avg_pool2d`).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -51,38 +54,89 @@ def _windows(
     return sliding_window_view(x, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
 
 
-def _offsets(kernel: Pair, stride: Pair, dilation: Pair, out: Pair) -> list[tuple[slice, slice]]:
-    """For each kernel offset (i, j), the rows and columns of the padded input it reads."""
-    (sh, sw), (dh, dw), (oh, ow) = stride, dilation, out
-    return [
-        (
-            slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
-            slice(j * dw, j * dw + sw * (ow - 1) + 1, sw),
+def _axis_taps(
+    size: int, out: int, kernel: int, stride: int, padding: int, dilation: int
+) -> list[tuple[slice, slice]]:
+    """Along one axis, for each kernel index: the outputs that read inside the input (not
+    its zero padding) and the input positions they read, as a pair of slices."""
+    taps = []
+    for index in range(kernel):
+        start = index * dilation - padding  # where output 0 reads, possibly in the padding
+        first = max(0, -(start // stride))  # the first output reading at position >= 0
+        stop = min(out, (size - 1 - start) // stride + 1)  # past the last one reading < size
+        if stop <= first:
+            taps.append((slice(0, 0), slice(0, 0)))
+        else:
+            reads = slice(start + first * stride, start + (stop - 1) * stride + 1, stride)
+            taps.append((slice(first, stop), reads))
+    return taps
+
+
+def _taps(
+    shape: tuple[int, ...], out: Pair, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
+) -> list[tuple[tuple[slice, slice], tuple[slice, slice]]]:
+    """For each kernel offset (i, j): the output (rows, columns) that read inside an (N, C,
+    H, W) input and the input (rows, columns) they read; the padding is never materialised."""
+    rows, columns = (
+        _axis_taps(
+            shape[2 + axis], out[axis], kernel[axis], stride[axis], padding[axis], dilation[axis]
         )
-        for i in range(kernel[0])
-        for j in range(kernel[1])
+        for axis in range(2)
+    )
+    return [
+        ((o_rows, o_columns), (i_rows, i_columns))
+        for o_rows, i_rows in rows
+        for o_columns, i_columns in columns
     ]
 
 
-def _columns(
+# im2col and col2im work on a few samples at a time, about this many bytes of columns: small
+# enough to stay in the CPU's cache from the copies that fill them to the matmul that reads
+# them. One buffer for the whole batch is slower (``benchmarks/conv.py --chunk-bytes``).
+CHUNK_BYTES = 1 << 20
+
+
+def _chunks(
+    n: int, per_sample: tuple[int, ...], dtype: np.dtype[Any]
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """Ranges of samples covering range(n), each with a zero-filled (samples, *per_sample)
+    buffer of about CHUNK_BYTES (at least one sample); every chunk reuses the same buffer."""
+    sample_bytes = math.prod(per_sample) * dtype.itemsize
+    size = max(1, min(n, CHUNK_BYTES // max(sample_bytes, 1)))
+    buffer = np.zeros((size, *per_sample), dtype=dtype)
+    for start in range(0, n, size):
+        part = slice(start, min(start + size, n))
+        yield part, buffer[: part.stop - start]
+
+
+def _output_hw(
+    shape: tuple[int, ...], kernel: Pair, stride: Pair, padding: Pair, dilation: Pair
+) -> Pair:
+    """(OH, OW) of a convolution of an (N, C, H, W) input."""
+    return (
+        output_size(shape[2], kernel[0], stride[0], padding[0], dilation[0]),
+        output_size(shape[3], kernel[1], stride[1], padding[1], dilation[1]),
+    )
+
+
+def _column_chunks(
     x: np.ndarray, kernel: Pair, stride: Pair, padding: Pair, dilation: Pair, groups: int
-) -> tuple[np.ndarray, Pair]:
-    """im2col: (N, groups, C / groups * KH * KW, OH * OW) and (OH, OW).
+) -> Iterator[tuple[slice, np.ndarray]]:
+    """im2col by chunks of samples: (samples, their columns (n, groups, C/g*KH*KW, OH*OW)).
 
     The layout keeps NCHW's order, so the products with the kernel come out as (N, O, OH, OW)
-    without a transpose; one strided copy per kernel offset fills it.
+    without a transpose; one strided copy per kernel offset fills it, and what would read the
+    zero padding is left at the buffer's zeros. Every chunk reuses one buffer: use its columns
+    before asking for the next chunk.
     """
-    (ph, pw) = padding
-    n, c, h, w = x.shape
-    out = (
-        output_size(h, kernel[0], stride[0], ph, dilation[0]),
-        output_size(w, kernel[1], stride[1], pw, dilation[1]),
-    )
-    padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-    cols = np.empty((n, c, kernel[0] * kernel[1], *out), dtype=x.dtype)
-    for offset, (rows, columns) in enumerate(_offsets(kernel, stride, dilation, out)):
-        cols[:, :, offset] = padded[:, :, rows, columns]
-    return cols.reshape(n, groups, -1, out[0] * out[1]), out
+    n, c = x.shape[:2]
+    out = _output_hw(x.shape, kernel, stride, padding, dilation)
+    taps = _taps(x.shape, out, kernel, stride, padding, dilation)
+    for part, cols in _chunks(n, (c, len(taps), *out), x.dtype):
+        source = x[part]
+        for offset, (reader, read) in enumerate(taps):
+            cols[:, :, offset, reader[0], reader[1]] = source[:, :, read[0], read[1]]
+        yield part, cols.reshape(len(cols), groups, -1, out[0] * out[1])
 
 
 def _settings(stride: Pair, padding: Pair, dilation: Pair, groups: int) -> dict[str, Any]:
@@ -111,12 +165,14 @@ class Conv2d(Function):
         ctx.save_for_backward(x, w, _settings(stride, padding, dilation, groups))
         n = x.shape[0]
         o, _, kh, kw = w.shape
-        cols, (oh, ow) = _columns(x, (kh, kw), stride, padding, dilation, groups)
-        out = np.matmul(w.reshape(1, groups, o // groups, -1), cols)  # (N, groups, O/g, OH*OW)
-        out = out.reshape(n, o, oh, ow)
-        if bias:
-            out = out + bias[0].reshape(1, o, 1, 1)
-        return out
+        oh, ow = _output_hw(x.shape, (kh, kw), stride, padding, dilation)
+        kernel = w.reshape(groups, o // groups, -1)
+        out = np.empty((n, groups, o // groups, oh * ow), dtype=np.result_type(x, w, *bias))
+        for part, cols in _column_chunks(x, (kh, kw), stride, padding, dilation, groups):
+            np.matmul(kernel, cols, out=out[part])
+            if bias:
+                out[part] += bias[0].reshape(groups, o // groups, 1)  # while it is in cache
+        return out.reshape(n, o, oh, ow)
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
@@ -151,17 +207,19 @@ class Conv2dInputGrad(Function):
         groups: int,
     ) -> np.ndarray:
         ctx.save_for_backward(g, w, _settings(stride, padding, dilation, groups))
-        n, c, h, width = x_shape
+        n, c = x_shape[:2]
         _, o, oh, ow = g.shape
         kernel = (w.shape[2], w.shape[3])
-        (ph, pw) = padding
-        kernel_t = w.reshape(1, groups, o // groups, -1).transpose(0, 1, 3, 2)
-        cols = np.matmul(kernel_t, g.reshape(n, groups, o // groups, oh * ow))
-        cols = cols.reshape(n, c, kernel[0] * kernel[1], oh, ow)
-        padded = np.zeros((n, c, h + 2 * ph, width + 2 * pw), dtype=cols.dtype)
-        for offset, (rows, columns) in enumerate(_offsets(kernel, stride, dilation, (oh, ow))):
-            padded[:, :, rows, columns] += cols[:, :, offset]  # col2im: one strided slab each
-        return np.ascontiguousarray(padded[:, :, ph : ph + h, pw : pw + width])
+        taps = _taps(x_shape, (oh, ow), kernel, stride, padding, dilation)
+        kernel_t = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)  # (groups, C/g*KK, O/g)
+        flat_g = g.reshape(n, groups, o // groups, oh * ow)
+        grad_x = np.zeros(x_shape, dtype=np.result_type(g, w))
+        for part, cols in _chunks(n, (groups, kernel_t.shape[1], oh * ow), grad_x.dtype):
+            np.matmul(kernel_t, flat_g[part], out=cols)
+            cols, target = cols.reshape(len(cols), c, len(taps), oh, ow), grad_x[part]
+            for offset, (reader, read) in enumerate(taps):  # col2im: a slab per offset
+                target[:, :, read[0], read[1]] += cols[:, :, offset, reader[0], reader[1]]
+        return grad_x
 
     @staticmethod
     def backward(ctx: Function, grad: Any) -> tuple[Any, ...]:
@@ -194,13 +252,16 @@ class Conv2dWeightGrad(Function):
         groups: int,
     ) -> np.ndarray:
         ctx.save_for_backward(x, g, _settings(stride, padding, dilation, groups))
-        kernel = (w_shape[2], w_shape[3])
-        cols, _ = _columns(x, kernel, stride, padding, dilation, groups)
         n, o = g.shape[:2]
-        per_sample = np.matmul(
-            g.reshape(n, groups, o // groups, -1), cols.transpose(0, 1, 3, 2)
-        )  # (N, groups, O/g, C/g*KH*KW)
-        grad_w = per_sample.sum(axis=0)
+        flat_g = g.reshape(n, groups, o // groups, -1)
+        columns = w_shape[1] * w_shape[2] * w_shape[3]
+        grad_w = np.zeros((groups, columns, o // groups), dtype=np.result_type(x, g))
+        chunks = _column_chunks(x, (w_shape[2], w_shape[3]), stride, padding, dilation, groups)
+        for part, cols in chunks:
+            # cols times g transposed, not g times cols transposed: the same product, but
+            # OpenBLAS is about 1.5x faster with the narrow operand (O/g wide) transposed.
+            grad_w += np.matmul(cols, flat_g[part].transpose(0, 1, 3, 2)).sum(axis=0)
+        grad_w = grad_w.transpose(0, 2, 1)  # (groups, O/g, C/g*KH*KW)
         return grad_w.reshape(w_shape)
 
     @staticmethod
