@@ -167,6 +167,8 @@ def test_unbatched_input_float32_and_errors() -> None:
         functional.conv2d(xt, Tensor(w), np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="dtype"):
         functional.conv2d(xt, Tensor(w.astype(np.float64)))
+    with pytest.raises(TypeError, match="x has dtype float32 but b float64"):
+        functional.conv2d(xt, Tensor(w), Tensor(np.zeros(2)))  # would give a float64 output
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         functional.conv2d(Tensor(np.ones((5, 5))), Tensor(w))
     with pytest.raises(ValueError, match="stride"):
