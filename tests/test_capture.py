@@ -452,7 +452,7 @@ def test_a_training_steps_source_shows_zero_grad_forward_backward_and_update():
     assert "for " not in source and "while " not in source  # straight-line code
     if COMPILED:
         assert source.startswith("def step(x0, x1):")
-        order = ["= None  # optimizer.zero_grad()", "dot(x0, p2.T)", "# backward", "= seed"]
+        order = ["    optimizer.zero_grad()", "dot(x0, p2.T)", "# backward", "= seed"]
         order += ["# Relu: f'(x) = 1 if x > 0 else 0", "t2.grad = g2"]
         order += ["# SGD.step, inlined", "p2 -= g2 * lr_float64"]
         positions = [source.index(text) for text in order]
@@ -567,4 +567,50 @@ def test_an_sgd_step_follows_rate_changes_momentum_and_extra_parameters_like_eag
         if shift:
             np.testing.assert_array_equal(outside[0].grad, outside[1].grad)  # accumulated
     if COMPILED:
-        assert ("    optimizer.zero_grad()\n" in train_step.source) == shift  # else inlined
+        assigned = "# into .grad (None since zero_grad)" in train_step.source
+        assert assigned != shift  # a parameter outside the optimizer: the engine's write
+
+
+def test_a_parameter_whose_dtype_changes_is_noticed():
+    eager, model = twin_models([1, 3, 2])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y), recapture=False)
+    (x, y), _ = batches(2, 4, 1, 2)
+    loss_fn(x, y)
+    loss_fn(x, y)
+    for m in (eager, model):
+        for p in m.parameters():
+            p.data = p.data.astype(np.float32)
+            p.grad = None
+    expected = squared_error(eager(Tensor(x)), Tensor(y))  # a step's inputs are Tensors
+    expected.backward()
+    if COMPILED:  # its lines were written for float64 parameters
+        with pytest.raises(ValueError, match=r"now has shape .* and dtype float32"):
+            loss_fn(x, y)
+        loss_fn = capture_step(lambda x, y: squared_error(model(x), y), recapture=True)
+        loss_fn(x, y)
+        for p in model.parameters():
+            p.grad = None
+    loss = loss_fn(x, y)
+    assert loss.dtype == expected.dtype and loss.item() == expected.item()
+    assert_same_gradients(eager, model)
+
+
+def test_a_parameter_group_added_after_recording_is_stepped_as_eager_steps_it():
+    eager, model = twin_models([2, 3, 1])
+    optimizers = [SGD(m.parameters(), lr=0.1) for m in (eager, model)]
+    extras = [Tensor(np.ones(2), requires_grad=True) for _ in range(2)]
+    train_step = capture_step(lambda x, y: squared_error(model(x), y), optimizer=optimizers[1])
+    data = batches(4, 5, 2, 1)
+    for index, (x, y) in enumerate(data):
+        if index == 2:
+            for optimizer, extra in zip(optimizers, extras, strict=True):
+                optimizer.add_param_group({"params": [extra], "lr": 0.5})
+                extra.grad = np.ones(2)  # stale: zero_grad must clear it before the step
+        optimizers[0].zero_grad()
+        squared_error(eager(Tensor(x)), y).backward()
+        optimizers[0].step()
+        train_step(x, y)
+        for a, b in zip(eager.parameters(), model.parameters(), strict=True):
+            np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(extras[0].data, extras[1].data)
+        assert extras[1].grad is None

@@ -404,7 +404,6 @@ class _Program:
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
         self.bindings = _module_bindings(steps, self.externals)
-        self.fits = _guard(self)
         self._per_thread = threading.local()  # see `_inference_contexts`
         made = (
             straight_line(
@@ -432,6 +431,14 @@ class _Program:
             self._step = functions.get("step")
             op_code = self._replay_forward.__code__
         self._op_code = op_code
+        # Compiled lines are written for the parameters' shapes and dtypes at recording
+        # (a replay calls the ops, which handle any): a change must be noticed.
+        self.layouts = (
+            tuple((tensor, tensor._data.shape, tensor._data.dtype) for _, tensor in self.externals)
+            if self._compiled is not None
+            else ()
+        )
+        self.fits = _guard(self)
         # Tracebacks through a replay show its source lines; dropped with the program.
         filename = op_code.co_filename
         linecache.cache[filename] = (len(self.source), None, self.source.splitlines(True), filename)
@@ -474,6 +481,13 @@ class _Program:
         for attributes, name, tensor in self.bindings:
             if attributes.get(name) is not tensor:
                 return f"the module attribute {name!r} now holds another tensor than at recording"
+        for tensor, shape, dtype in self.layouts:
+            data = tensor._data
+            if data.shape != shape or data.dtype != dtype:
+                return (
+                    f"a parameter recorded with shape {shape} and dtype {dtype} now has shape "
+                    f"{data.shape} and dtype {data.dtype}"
+                )
         return None
 
     def run(self, arrays: tuple[np.ndarray, ...]) -> tuple[Tensor, ...]:
@@ -669,7 +683,8 @@ def _step_lines(
 def _guard(program: _Program) -> Callable[..., bool]:
     """A fast check that inputs and parameters still fit ``program``: one expression, True
     when every input has the recorded shape and dtype, every parameter its requires_grad
-    flag and every module attribute the recorded tensor. False means "look closer":
+    flag (and, for a compiled step, its shape and dtype) and every module attribute the
+    recorded tensor. False means "look closer":
     `_Program.mismatch` then says what differs, if anything (it compares dtypes by value,
     the guard by identity)."""
     names = [f"x{index}" for index in range(len(program.signature))]
@@ -684,6 +699,9 @@ def _guard(program: _Program) -> Callable[..., bool]:
     for index, (attributes, name, tensor) in enumerate(program.bindings):
         namespace[f"a{index}"], namespace[f"b{index}"] = attributes, tensor
         checks.append(f"a{index}.get({name!r}) is b{index}")
+    for index, (tensor, shape, dtype) in enumerate(program.layouts):
+        namespace[f"p{index}"], namespace[f"e{index}"] = tensor, dtype
+        checks.append(f"p{index}._data.shape == {shape!r} and p{index}._data.dtype is e{index}")
     source = f"def fits({', '.join(names)}):\n    return {' and '.join(checks) or 'True'}\n"
     exec(compile(source, "<capture_step guard>", "exec"), namespace)
     return namespace.pop("fits")

@@ -118,10 +118,8 @@ def straight_line(
     )
     arguments = ", ".join(names[slot] for slot in range(input_count))
     lines = [f"def step({arguments}):"]
-    inline = _inlines_zero_grad(optimizer, externals)
-    if inline:
-        lines.append(_zero_grad_line(optimizer, externals, namespace))
-    elif optimizer is not None:
+    direct = _assigns_grads(optimizer, externals)
+    if optimizer is not None:
         lines.append("    optimizer.zero_grad()")
     for slot, tensor in externals:
         names[slot] = f"p{slot}"
@@ -159,13 +157,13 @@ def straight_line(
     written: list[tuple[int, Tensor, bool]] = []
     if backward_plan is not None:
         written = _backward_lines(sites, kernels, ops, externals, backward_plan, namespace, lines)
-        lines += _write_lines(written, inline)
+        lines += _write_lines(written, direct)
     if optimizer is not None:
         update = (
             optimizer.update_source(
                 {id(tensor): (f"t{slot}", f"p{slot}", f"g{slot}") for slot, tensor, _ in written}
             )
-            if inline
+            if direct
             else None
         )
         if update is None:
@@ -267,7 +265,7 @@ def _released_early(lines: list[str], large: set[str]) -> list[str]:
 
 
 def _write_lines(written: list[tuple[int, Tensor, bool]], direct: bool) -> list[str]:
-    """The gradients into ``.grad``: assigned (after an inlined zero_grad every ``.grad``
+    """The gradients into ``.grad``: assigned (after `Optimizer.zero_grad` every ``.grad``
     is None, and nothing can fail any more), else through `autograd.write_gradients`, all
     or nothing."""
     if not written:
@@ -289,30 +287,14 @@ def _write_lines(written: list[tuple[int, Tensor, bool]], direct: bool) -> list[
     ]
 
 
-def _inlines_zero_grad(optimizer: Any, externals: Sequence[tuple[int, Tensor]]) -> bool:
-    """Whether the step may clear and assign ``.grad`` itself: the optimizer's zero_grad is
+def _assigns_grads(optimizer: Any, externals: Sequence[tuple[int, Tensor]]) -> bool:
+    """Whether the step may assign ``.grad`` after ``optimizer.zero_grad()``: that is
     `Optimizer.zero_grad` (every ``.grad`` to None) and every parameter the step
     differentiates is one of the optimizer's."""
     if not isinstance(optimizer, Optimizer) or type(optimizer).zero_grad is not Optimizer.zero_grad:
         return False
     owned = {id(p) for group in optimizer.param_groups for p in group["params"]}
     return all(id(tensor) in owned for _, tensor in externals if tensor.requires_grad)
-
-
-def _zero_grad_line(
-    optimizer: Any, externals: Sequence[tuple[int, Tensor]], namespace: dict[str, Any]
-) -> str:
-    """``optimizer.zero_grad()`` inlined: one assignment of None to every ``.grad``."""
-    name_of = {id(tensor): f"t{slot}" for slot, tensor in externals}
-    targets: list[str] = []
-    for group in optimizer.param_groups:
-        for param in group["params"]:
-            name = name_of.get(id(param))
-            if name is None:  # a parameter this step does not use
-                name = f"to{len(targets)}"
-                namespace[name] = param
-            targets.append(f"{name}.grad")
-    return f"    {' = '.join(targets)} = None  # optimizer.zero_grad()"
 
 
 def derivative_text(cls: type[Function]) -> str:

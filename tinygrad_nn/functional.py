@@ -393,8 +393,7 @@ def conv2d(
             raise ValueError(f"{fn}: b must have shape ({out_channels},), got {b.shape}")
         if b.dtype != x.dtype:
             raise TypeError(
-                f"{fn}: x has dtype {x.dtype} but b {b.dtype}; convert one (e.g. "
-                "b.astype(x.dtype))"
+                f"{fn}: x has dtype {x.dtype} but b {b.dtype}; convert one (e.g. b.astype(x.dtype))"
             )
         out = ops.Conv2d.apply(x, w, b, **settings)
     return out.reshape(*out.shape[1:]) if unbatched else out

@@ -118,9 +118,11 @@ class SGD(Optimizer):
         if len(self.param_groups) != 1 or len(params) != len(names):
             return None
         first_of_dtype = {p.data.dtype.name: p for p in reversed(params)}
+        count = len(self.param_groups[0]["params"])  # a change means a changed group
         lines = [
             "groups = optimizer.param_groups",
-            'if len(groups) != 1 or groups[0]["momentum"] or groups[0]["weight_decay"]:',
+            f'if len(groups) != 1 or len(groups[0]["params"]) != {count} or '
+            'groups[0]["momentum"] or groups[0]["weight_decay"]:',
             "    optimizer.step()",
             "else:  # SGD.step with one plain group: p -= lr * g",
             '    lr = groups[0]["lr"]',
