@@ -124,3 +124,19 @@ def test_a_gradient_two_parameters_share_is_copied_into_each_grad():
     assert a.grad is not b.grad
     np.testing.assert_array_equal(a.grad, 2 * weights.data)
     np.testing.assert_array_equal(b.grad, 2 * weights.data)
+
+
+def test_the_listing_in_docs_performance_is_the_compiled_source():
+    from pathlib import Path
+
+    page = (Path(__file__).parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
+    marker = "```python\nprint(train_step.source)\n```\n\n```text\n"
+    listing = page[page.index(marker) + len(marker) :].split("```", 1)[0]
+    model = tnn.nn.MLP([1, 16, 2], rng=0)
+    optimizer = tnn.optim.SGD(model.parameters(), lr=0.5)
+    train_step = capture_step(
+        lambda x, y: squared_error(model(x), y) / (2 * len(x)), optimizer=optimizer
+    )
+    x = np.linspace(0, 1, 32)[:, None]
+    train_step(x, np.concatenate([np.sin(x), np.cos(x)], axis=1))
+    assert train_step.source == listing
