@@ -65,7 +65,8 @@ ROWS: dict[type[tnn.Function], tuple[str, float, Callable[..., Any]]] = {
 
 
 def test_every_kernel_has_a_row():
-    assert set(KERNELS) == set(ROWS)
+    own = {op for op in KERNELS if op.__module__.startswith("tinygrad_nn.")}  # docs add one
+    assert own == set(ROWS)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
