@@ -422,7 +422,8 @@ class _Program:
         self._step: Callable[..., tuple[Tensor, ...]] | None = None
         if isinstance(made, Compiled):
             self.why_replayed: str | None = None
-            self.source, self._compiled, self._op_lines = made
+            self.source, self._compiled = made
+            self._op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}
             op_code = self._compiled.__code__
         else:
             self.why_replayed = made  # why it could not be compiled

@@ -77,12 +77,14 @@ RELEASE_SIZE = 1 << 14
 
 
 class Compiled(NamedTuple):
-    """What `straight_line` makes: the source, its function, and per source line of an
-    op's forward the op's index and its arguments' names (to name the op in errors)."""
+    """What `straight_line` makes: the source and the function it defines.
+
+    Its ops cannot raise the errors a replay names after an op (`capture`'s guard checks
+    every input's and parameter's shape and dtype before each call), so no line map.
+    """
 
     source: str
     function: Callable[..., Any]
-    op_lines: dict[int, tuple[int, tuple[str, ...]]]
 
 
 def straight_line(
@@ -116,20 +118,46 @@ def straight_line(
         write=autograd.write_gradients,
         optimizer=optimizer,
     )
-    arguments = ", ".join(names[slot] for slot in range(input_count))
-    lines = [f"def step({arguments}):"]
-    direct = _assigns_grads(optimizer, externals)
+    lines = [f"def step({', '.join(names.values())}):"]
     if optimizer is not None:
         lines.append("    optimizer.zero_grad()")
     for slot, tensor in externals:
         names[slot] = f"p{slot}"
         namespace[f"t{slot}"] = tensor
         lines.append(f"    p{slot} = t{slot}._data")
+    made = _forward_lines(steps, ops, names, namespace, lines)
+    if isinstance(made, str):
+        return made
+    sites, kernels = made
+    if backward_plan is not None:
+        direct = _assigns_grads(optimizer, externals)
+        written = _backward_lines(sites, kernels, ops, externals, backward_plan, namespace, lines)
+        lines += _write_lines(written, direct)
+        if optimizer is not None:
+            lines += _update_lines(optimizer, written if direct else None, namespace)
+    lines.append(_return_line(sites, ops, names, output_slots))
+    source = "\n".join(_released_early(lines, _large_variables(sites))) + "\n"
+    exec(compile(source, f"<capture_step compiled {next(_numbers)}>", "exec"), namespace)
+    # Popped: the function and its globals (which hold the parameters) would otherwise
+    # form a cycle that outlives the step.
+    return Compiled(source, namespace.pop("step"))
+
+
+def _forward_lines(
+    steps: Sequence[Step],
+    ops: Sequence[OpEntry],
+    names: dict[int, str],
+    namespace: dict[str, Any],
+    lines: list[str],
+) -> tuple[list[Site], list[Kernel]] | str:
+    """Append each op's forward lines to ``lines``, naming its output ``v<slot>``.
+
+    Returns the ops' sites and kernels, or why an op cannot be compiled.
+    """
     sites: list[Site] = []
     kernels: list[Kernel] = []
-    op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}
-    for index, ((cls, inputs, kwargs, output), (_, _, slots, needs, out_slot)) in enumerate(
-        zip(steps, ops, strict=True)
+    for (cls, inputs, kwargs, output), (_, _, slots, needs, out_slot) in zip(
+        steps, ops, strict=True
     ):
         site = Site(
             op=cls,
@@ -151,45 +179,50 @@ def straight_line(
         kernels.append(compiled)
         namespace.update(site.constants)
         lines.append(f"    # {site.out} = {op_label(cls)}({', '.join(site.args)})")
-        for line in compiled.forward:
-            lines.append(f"    {line}")
-            op_lines[len(lines)] = (index, site.args)
-    written: list[tuple[int, Tensor, bool]] = []
-    if backward_plan is not None:
-        written = _backward_lines(sites, kernels, ops, externals, backward_plan, namespace, lines)
-        lines += _write_lines(written, direct)
-    if optimizer is not None:
-        update = (
-            optimizer.update_source(
-                {id(tensor): (f"t{slot}", f"p{slot}", f"g{slot}") for slot, tensor, _ in written}
-            )
-            if direct
-            else None
+        lines += [f"    {line}" for line in compiled.forward]
+    return sites, kernels
+
+
+def _update_lines(
+    optimizer: Any, written: list[tuple[int, Tensor, bool]] | None, namespace: dict[str, Any]
+) -> list[str]:
+    """The optimizer's update: its `update_source` inlined where it offers one for the
+    parameters the step wrote (``written``; None when the step did not assign them), else
+    a call of its ``step()``."""
+    update = None
+    if written is not None and callable(getattr(optimizer, "update_source", None)):
+        update = optimizer.update_source(
+            {id(tensor): (f"t{slot}", f"p{slot}", f"g{slot}") for slot, tensor, _ in written}
         )
-        if update is None:
-            lines.append(f"    optimizer.step()  # {type(optimizer).__name__}.step, from .grad")
-        else:
-            namespace["version"] = autograd.next_version
-            lines.append(f"    # {type(optimizer).__name__}.step, inlined")
-            lines += [f"    {line}" for line in update]
-    returned = []
+    name = type(optimizer).__name__
+    if update is None:
+        return [f"    optimizer.step()  # {comment_text(name)}.step, from .grad"]
+    namespace["version"] = autograd.next_version
+    return [f"    # {comment_text(name)}.step, inlined", *(f"    {line}" for line in update)]
+
+
+def _return_line(
+    sites: list[Site], ops: Sequence[OpEntry], names: dict[int, str], output_slots: tuple[int, ...]
+) -> str:
+    """``return`` of the outputs as Tensors without a graph (a 0-d result of NumPy
+    arithmetic may be a NumPy scalar: made an array first)."""
     made = {entry[4]: site for entry, site in zip(ops, sites, strict=True)}
+    returned = []
     for slot in output_slots:
         value = names[slot]
         scalar = slot in made and made[slot].out_shape == ()
         returned.append(f"make(asarray({value}), False)" if scalar else f"make({value}, False)")
-    lines.append(f"    return {tuple_text(returned)}")
-    sizes = {}
+    return f"    return {tuple_text(returned)}"
+
+
+def _large_variables(sites: list[Site]) -> set[str]:
+    """The variables worth deleting after their last use: an op's output, its gradient
+    and its temporaries, when the op's largest array has `RELEASE_SIZE` elements."""
+    large: set[str] = set()
     for site in sites:
-        size = max(int(np.prod(shape)) for shape in (site.out_shape, *site.shapes))
-        sizes[site.out] = sizes[f"g{site.out[1:]}"] = size
-        sizes.update({name: size for name in site.temporaries})
-    lines = _released_early(lines, {name for name, size in sizes.items() if size >= RELEASE_SIZE})
-    source = "\n".join(lines) + "\n"
-    exec(compile(source, f"<capture_step compiled {next(_numbers)}>", "exec"), namespace)
-    # Popped: the function and its globals (which hold the parameters) would otherwise
-    # form a cycle that outlives the step.
-    return Compiled(source, namespace.pop("step"), op_lines)
+        if max(int(np.prod(shape)) for shape in (site.out_shape, *site.shapes)) >= RELEASE_SIZE:
+            large.update((site.out, f"g{site.out[1:]}", *site.temporaries))
+    return large
 
 
 def _backward_lines(
@@ -238,7 +271,7 @@ def _backward_lines(
 
 def _released_early(lines: list[str], large: set[str]) -> list[str]:
     """``lines`` with ``del name`` after the last statement that uses each variable in
-    ``large``: a function's locals live until it returns, and a compiled step would
+    ``large``: a function's locals live until it returns, so a compiled step would
     otherwise hold every activation and gradient at once (eager mode frees them node by
     node). A statement is a line at the function's top level with the lines nested under
     it (and an ``else:``); comments do not count as uses."""

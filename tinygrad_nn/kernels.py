@@ -12,18 +12,16 @@ tests/test_kernels.py checks every kernel against its op on drawn shapes.
 A kernel is a function of a `Site` (one recorded op: its variables' names, shapes and
 dtypes) returning a `Kernel`, or None where it does not apply::
 
-    @kernel(ops.Relu)
-    def _relu(site):
+    @kernel(ops.Exp)
+    def _exp(site):
         (x,) = site.args
         return Kernel(
-            forward=[f"{site.out} = maximum({x}, {site.constant(0)})"],
-            backward=lambda g: (
-                [f"{site.temp('d')} = sign({site.out})", f"{site.temp('d')} *= {g}"],
-                (Grad(site.temp("d")),),
-            ),
+            forward=[f"{site.out} = exp({x})"],
+            backward=lambda g: ([], (Grad(f"{g} * {site.out}"),)),
         )
 
-Only ``op_name``-level facts are used; an op subclass needs a kernel of its own.
+Kernels are looked up by the op's exact class: a subclass of an op is replayed until it
+registers a kernel of its own.
 """
 
 from __future__ import annotations
