@@ -614,3 +614,11 @@ def test_a_parameter_group_added_after_recording_is_stepped_as_eager_steps_it():
             np.testing.assert_array_equal(a.data, b.data)
         np.testing.assert_array_equal(extras[0].data, extras[1].data)
         assert extras[1].grad is None
+
+
+def test_the_repr_says_how_a_step_runs():
+    w = Tensor(np.ones(2), requires_grad=True)
+    step = capture_step(lambda x: (w * x).sum())
+    assert repr(step).endswith(": not recorded yet>")
+    step(np.ones(2))
+    assert repr(step).endswith(f": 2 ops, {'compiled' if COMPILED else 'replayed'}>")

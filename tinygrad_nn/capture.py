@@ -249,16 +249,23 @@ class CapturedStep:
     def source(self) -> str | None:
         """The Python code a call runs (None before the first call).
 
-        Print it to see what was recorded: the forward, one line per op, each value named
-        after its slot (``x`` inputs, ``p`` parameters read afresh each call, ``v`` op
-        outputs); for a training step also ``step``, which runs that forward, the
-        backward (listed node by node, ``g`` naming gradients) and the optimizer.
+        Values are named after their slots: ``x`` inputs, ``p`` parameters read afresh
+        each call, ``v`` op outputs, ``g`` gradients. A compiled step is one function,
+        ``step``: each op's forward lines, its backward lines newest op first, the writes
+        of ``.grad`` and the optimizer's update. A replayed one starts with a comment
+        saying why it is not compiled, then ``replay`` (the forward, one line per op) and,
+        for training, ``step``, which runs it, the engine's backward (listed node by node)
+        and the optimizer.
         """
         return None if self._program is None else self._program.source
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__qualname__", repr(self.fn))
-        ops = "not recorded yet" if self._program is None else f"{self._program.size} ops"
+        if self._program is None:
+            ops = "not recorded yet"
+        else:
+            how = "replayed" if self._program.why_replayed else "compiled"
+            ops = f"{self._program.size} ops, {how}"
         return f"<CapturedStep {name}: {ops}>"
 
     def _run_eagerly(self, arrays: tuple[np.ndarray, ...]) -> Any:

@@ -89,12 +89,9 @@ class Site:
     constants: dict[str, Any] = field(default_factory=dict)
     temporaries: list[str] = field(default_factory=list)
 
-    def constant(self, value: Any) -> str:
-        """The name of a constant: a number becomes a 0-d array of the output's dtype (NumPy
-        handles those faster than Python numbers, with the same result); a tuple is
-        written as source."""
-        if isinstance(value, tuple):
-            return repr(value)
+    def constant(self, value: float) -> str:
+        """The name of a number as a 0-d array of the output's dtype, which NumPy combines
+        with arrays faster than a Python number, with the same result."""
         array = np.asarray(value, dtype=self.out_dtype)
         array.flags.writeable = False
         name = f"{self.out}_c{len(self.constants)}"
