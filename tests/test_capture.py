@@ -58,10 +58,11 @@ def assert_same_gradients(eager, captured):
         np.testing.assert_array_equal(a.grad, b.grad, err_msg=name)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("whole_step", [False, True], ids=["loss only", "optimizer="])
 @pytest.mark.parametrize("optimizer_type", [SGD, Adam])
-def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type, whole_step):
-    eager, captured = twin_models([3, 8, 8, 2], output_activation=None)
+def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type, whole_step, dtype):
+    eager, captured = twin_models([3, 8, 8, 2], dtype=dtype, output_activation=None)
     eager_opt = optimizer_type(eager.parameters(), lr=0.05)
     captured_opt = optimizer_type(captured.parameters(), lr=0.05)
 
@@ -70,7 +71,7 @@ def test_replayed_steps_equal_eager_steps_bitwise(optimizer_type, whole_step):
 
     # with optimizer=, one call is zero_grad, forward, backward and the update
     step = capture_step(loss_fn, optimizer=captured_opt if whole_step else None)
-    for x, y in batches(6, 16, 3, 2):
+    for x, y in batches(6, 16, 3, 2, dtype=dtype):
         eager_opt.zero_grad()
         eager_loss = squared_error(eager(Tensor(x)), y) / (2 * len(x))
         eager_loss.backward()
