@@ -66,6 +66,8 @@ from tinygrad_nn.compiled import (
     Compiled,
     comment_text,
     derivative_text,
+    gradient_routes,
+    op_label,
     straight_line,
     tuple_text,
 )
@@ -651,25 +653,15 @@ def _step_lines(
     )
     lines.append("    # newest first; g<n> is the gradient of the loss with respect to value <n>:")
     plan = program.backward_plan or []
-    loss_slot = program.ops[plan[0]][4]
-    lines.append(f"    #   g{loss_slot} = 1")
-    seen: set[int] = {loss_slot}
+    lines.append(f"    #   g{program.ops[plan[0]][4]} = 1")
     leaf_slots = {slot for slot, _ in program.externals}
     leaves: list[int] = []
-    for index in plan:
-        cls, _, slots, needs, output_slot = program.ops[index]
-        targets, added = [], []
-        for slot, need in zip(slots, needs, strict=True):
-            if not need:
-                continue
-            targets.append(f"g{slot}")
-            if slot in seen:
-                added.append(f"g{slot}")
-            seen.add(slot)
-            if slot in leaf_slots and slot not in leaves:
-                leaves.append(slot)
-        label = cls.op_name()
-        label = label if isinstance(label, str) and label.isidentifier() else f"op{index}"
+    for index, edges in gradient_routes(program.ops, plan):
+        cls, output_slot = program.ops[index][0], program.ops[index][4]
+        targets = [f"g{slot}" for _, slot, _ in edges]
+        added = [f"g{slot}" for _, slot, first in edges if not first]
+        leaves += [slot for _, slot, first in edges if first and slot in leaf_slots]
+        label = op_label(cls)
         received = ", ".join(targets) if targets else "nothing"
         line = f"    #   {received} = {label}.backward(g{output_slot})"
         if added:

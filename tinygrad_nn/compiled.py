@@ -44,6 +44,7 @@ __all__ = [
     "Compiled",
     "comment_text",
     "derivative_text",
+    "gradient_routes",
     "op_label",
     "straight_line",
     "tuple_text",
@@ -249,24 +250,48 @@ def _backward_lines(
     ]
     leaf_of = {slot: tensor for slot, tensor in externals if tensor.requires_grad}
     fresh: dict[int, bool] = {}  # slot -> whether its gradient is an array of its own
-    for index in plan:
-        cls, _, slots, needs, out_slot = ops[index]
+    for index, edges in gradient_routes(ops, plan):
+        cls, out_slot = ops[index][0], ops[index][4]
         body, grads = kernels[index].backward(f"g{out_slot}")
         namespace.update(sites[index].constants)
         rule = derivative_text(cls)
         label = op_label(cls)
         lines.append(f"    # {label}: {rule}" if rule else f"    # {label}")
         lines += [f"    {line}" for line in body]
-        for slot, need, grad in zip(slots, needs, grads, strict=True):
-            if not need or grad is None:
-                continue
-            if slot in fresh:
-                lines.append(f"    g{slot} = g{slot} + {grad.expression}")
-                fresh[slot] = True
-            else:
+        for position, slot, first in edges:
+            grad = grads[position]
+            if grad is None:
+                raise RuntimeError(
+                    f"the kernel of {label} gave no gradient for its input {position}, which "
+                    "needs one; a kernel returns a Grad for every input in site.needs"
+                )
+            if first:
                 lines.append(f"    g{slot} = {grad.expression}")
                 fresh[slot] = grad.fresh
+            else:
+                lines.append(f"    g{slot} = g{slot} + {grad.expression}")
+                fresh[slot] = True
     return [(slot, leaf_of[slot], is_fresh) for slot, is_fresh in fresh.items() if slot in leaf_of]
+
+
+def gradient_routes(
+    ops: Sequence[OpEntry], plan: Sequence[int]
+) -> list[tuple[int, list[tuple[int, int, bool]]]]:
+    """Where the engine sends gradients over a recorded plan: for each planned op, newest
+    first, its inputs that need one as (position, slot, whether it is the slot's first
+    gradient; later ones are added to it), as `tinygrad_nn.autograd.backpropagate` sums
+    them. Compiled steps write code from it, replays list it."""
+    seen: set[int] = set()
+    routes = []
+    for index in plan:
+        _, _, slots, needs, _ = ops[index]
+        edges = []
+        for position, (slot, need) in enumerate(zip(slots, needs, strict=True)):
+            if need:
+                edges.append((position, slot, slot not in seen))
+                seen.add(slot)
+        routes.append((index, edges))
+    return routes
 
 
 def _released_early(lines: list[str], large: set[str]) -> list[str]:
