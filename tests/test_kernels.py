@@ -141,3 +141,62 @@ def test_the_listing_in_docs_performance_is_the_compiled_source():
     x = np.linspace(0, 1, 32)[:, None]
     train_step(x, np.concatenate([np.sin(x), np.cos(x)], axis=1))
     assert train_step.source == listing
+
+
+LOSSES = {
+    "squared": lambda p, t: squared_error(p, t),
+    "mse": lambda p, t: tnn.losses.mse(p, t),
+    "absolute": lambda p, t: tnn.losses.absolute_error(p, t),
+    "mae + l2": lambda p, t, params=(): tnn.losses.mae(p, t) + 1e-3 * tnn.losses.l2_penalty(params),
+}
+
+
+@given(
+    widths=st.lists(st.integers(1, 5), min_size=2, max_size=4),
+    activation=st.sampled_from(["relu", "sigmoid", "tanh"]),
+    output_relu=st.booleans(),
+    loss=st.sampled_from(sorted(LOSSES)),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    batch=st.integers(1, 6),
+    momentum=st.sampled_from([0.0, 0.9]),
+    seed=st.integers(0, 2**16),
+)
+def test_compiled_training_steps_equal_eager_ones_bitwise(
+    widths, activation, output_relu, loss, dtype, batch, momentum, seed
+):
+    """Whole training steps of drawn MLPs, losses and SGD settings: compiled equals eager."""
+    rng = np.random.default_rng(seed)
+    models = [
+        tnn.nn.MLP(
+            widths,
+            activation=activation,
+            output_activation="relu" if output_relu else None,
+            rng=seed,
+            dtype=dtype,
+        )
+        for _ in range(2)
+    ]
+    optimizers = [tnn.optim.SGD(m.parameters(), lr=0.1, momentum=momentum) for m in models]
+
+    def loss_of(model, x, y):
+        cost = LOSSES[loss]
+        if loss == "mae + l2":
+            return cost(
+                model(x), y, params=[p for n, p in model.named_parameters() if "weight" in n]
+            )
+        return cost(model(x), y)
+
+    train_step = capture_step(lambda x, y: loss_of(models[1], x, y), optimizer=optimizers[1])
+    for _ in range(3):
+        x = rng.normal(size=(batch, widths[0])).astype(dtype)
+        y = rng.normal(size=(batch, widths[-1])).astype(dtype)
+        optimizers[0].zero_grad()
+        expected = loss_of(models[0], Tensor(x), Tensor(y))
+        expected.backward()
+        optimizers[0].step()
+        got = train_step(x, y)
+        assert got.data.tobytes() == expected.data.tobytes()
+        for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+            assert a.data.tobytes() == b.data.tobytes()
+            assert a.grad.tobytes() == b.grad.tobytes()
+    assert train_step.source.startswith("def step(x0, x1):"), train_step.source.split("\n")[0]
