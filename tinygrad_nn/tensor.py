@@ -115,11 +115,10 @@ class Tensor(TensorMath):
 
     @classmethod
     def _constant(cls, value: Any, like: Tensor | None = None) -> Tensor:
-        """Wrap a number or array taking part in an op; numbers follow ``like``'s float dtype.
-
-        A list or tuple holding Tensors (``tnn.mean([x, x + 2])``) is stacked with the
-        Stack op, so gradients flow into its Tensors instead of the list becoming a
-        constant.
+        """The Tensor for a non-Tensor value taking part in an op: numbers, arrays and lists
+        become constants (numbers in ``like``'s float dtype), except a list or tuple
+        holding Tensors (``tnn.mean([x, x + 2])``), which is stacked with the Stack op so
+        that gradients reach its Tensors.
         """
         if isinstance(value, np.ndarray):
             return cls._make(value, False)
