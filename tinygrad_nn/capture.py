@@ -223,19 +223,22 @@ class CapturedStep:
         self._warned = False
 
     def __call__(self, *inputs: Any) -> Any:
-        arrays = tuple(map(_input_array, inputs))
         if autograd.is_recording():
             raise RuntimeError(
                 "capture_step: a captured step cannot run while another step is being "
                 "recorded; call the inner function directly"
             )
         if autograd.is_anomaly_enabled() or (self.backward and not autograd.is_grad_enabled()):
-            return self._run_eagerly(arrays)
+            return self._run_eagerly(tuple(map(_input_array, inputs)))
         program = self._program
+        # The fast path: ndarrays of the recorded shapes and dtypes, parameters unchanged.
+        if program is not None and len(inputs) == program.arity and program.fits(*inputs):
+            outputs = program.run(inputs)
+            return outputs if program.returns_tuple else outputs[0]
+        arrays = tuple(map(_input_array, inputs))
         if program is None:
             return self._record(arrays)
-        fits = len(arrays) == len(program.signature) and program.fits(*arrays)
-        problem = None if fits else program.mismatch(arrays)
+        problem = program.mismatch(arrays)
         if problem is not None:
             if self.recapture:
                 return self._switch_or_record(arrays)
@@ -372,6 +375,7 @@ class _Program:
             )
         self.size = len(steps)
         self.signature: Signature = tuple((t.data.shape, t.data.dtype) for t in inputs)
+        self.arity = len(inputs)
         self.returns_tuple = False  # whether fn returned a tuple (set by the recorder)
         slot_of: dict[int, int] = {id(t): index for index, t in enumerate(inputs)}
         # Arrays that change from call to call: an external tensor or keyword argument
@@ -682,17 +686,21 @@ def _step_lines(
 
 def _guard(program: _Program) -> Callable[..., bool]:
     """A fast check that inputs and parameters still fit ``program``: one expression, True
-    when every input has the recorded shape and dtype, every parameter its requires_grad
-    flag (and, for a compiled step, its shape and dtype) and every module attribute the
-    recorded tensor. False means "look closer":
-    `_Program.mismatch` then says what differs, if anything (it compares dtypes by value,
-    the guard by identity)."""
+    when every input is an ndarray of the recorded shape and dtype, every parameter has
+    its requires_grad flag (and, for a compiled step, its shape and dtype) and every
+    module attribute the recorded tensor. False means "look closer": the caller converts
+    the inputs and `_Program.mismatch` says what differs, if anything (it compares dtypes
+    by value, the guard by identity)."""
     names = [f"x{index}" for index in range(len(program.signature))]
     namespace: dict[str, Any] = {}
     checks = []
+    namespace["ndarray"] = np.ndarray
     for index, (shape, dtype) in enumerate(program.signature):
         namespace[f"d{index}"] = dtype
-        checks.append(f"x{index}.shape == {shape!r} and x{index}.dtype is d{index}")
+        checks.append(
+            f"x{index}.__class__ is ndarray and x{index}.shape == {shape!r} and "
+            f"x{index}.dtype is d{index}"
+        )
     for index, (tensor, requires_grad) in enumerate(program.leaf_flags):
         namespace[f"t{index}"] = tensor
         checks.append(f"t{index}.requires_grad is {bool(requires_grad)}")
