@@ -233,7 +233,8 @@ class CapturedStep:
         program = self._program
         # The fast path: ndarrays of the recorded shapes and dtypes, parameters unchanged.
         if program is not None and len(inputs) == program.arity and program.fits(*inputs):
-            outputs = program.run(inputs)
+            compiled = program.compiled_function  # nothing to rename errors after: call it
+            outputs = compiled(*inputs) if compiled is not None else program.run(inputs)
             return outputs if program.returns_tuple else outputs[0]
         arrays = tuple(map(_input_array, inputs))
         if program is None:
@@ -431,13 +432,13 @@ class _Program:
             if compiled
             else "compiled=False"
         )
-        self._compiled: Callable[..., tuple[Tensor, ...]] | None = None
+        self.compiled_function: Callable[..., tuple[Tensor, ...]] | None = None
         self._step: Callable[..., tuple[Tensor, ...]] | None = None
         if isinstance(made, Compiled):
             self.why_replayed: str | None = None
-            self.source, self._compiled = made
+            self.source, self.compiled_function = made
             self._op_lines: dict[int, tuple[int, tuple[str, ...]]] = {}
-            op_code = self._compiled.__code__
+            op_code = self.compiled_function.__code__
         else:
             self.why_replayed = made  # why it could not be compiled
             self.source, functions, self._op_lines = _compile(self, optimizer)
@@ -449,7 +450,7 @@ class _Program:
         # (a replay calls the ops, which handle any): a change must be noticed.
         self.layouts = (
             tuple((tensor, tensor._data.shape, tensor._data.dtype) for _, tensor in self.externals)
-            if self._compiled is not None
+            if self.compiled_function is not None
             else ()
         )
         self.fits = _guard(self)
@@ -508,8 +509,8 @@ class _Program:
         """Replay forward (and backward, and the optimizer) on new input arrays; returns
         the outputs."""
         try:
-            if self._compiled is not None:
-                return self._compiled(*arrays)
+            if self.compiled_function is not None:
+                return self.compiled_function(*arrays)
             if self._step is None:  # inference: no node outlives the call
                 return self._replay_forward(self._inference_contexts(), *arrays)
             return self._step(*arrays)
