@@ -12,13 +12,16 @@ tests/test_kernels.py checks every kernel against its op on drawn shapes.
 A kernel is a function of a `Site` (one recorded op: its variables' names, shapes and
 dtypes) returning a `Kernel`, or None where it does not apply::
 
-    @kernel(ops.Exp)
-    def _exp(site):
+    @kernel(Cube)                   # f(x) = x**3, a custom Function
+    def cube_kernel(site):
         (x,) = site.args
         return Kernel(
-            forward=[f"{site.out} = exp({x})"],
-            backward=lambda g: ([], (Grad(f"{g} * {site.out}"),)),
+            forward=[f"{site.out} = {x} * {x} * {x}"],
+            backward=lambda g: ([], (Grad(f"3 * {x} * {x} * {g}"),)),
         )
+
+Elementwise ops of one input are a table, `UNARY`: their forward and gradient as
+templates.
 
 Kernels are looked up by the op's exact class: a subclass of an op is replayed until it
 registers a kernel of its own.
@@ -35,7 +38,7 @@ import numpy as np
 from tinygrad_nn import ops
 from tinygrad_nn.autograd import Function
 
-__all__ = ["KERNELS", "Grad", "Kernel", "Site", "kernel"]
+__all__ = ["KERNELS", "UNARY", "Grad", "Kernel", "Site", "kernel"]
 
 
 @dataclass(frozen=True)
@@ -140,59 +143,36 @@ def kernel(op: type[Function]) -> Callable[[KernelFactory], KernelFactory]:
 # --------------------------------------------------------------------------- elementwise
 
 
-def _unary(site: Site, expression: str, derivative: Callable[[str], str] | None) -> Kernel | None:
-    """A kernel for ``out = expression`` whose gradient is ``derivative(g)`` (None: zero)."""
+# Elementwise ops of one input: (forward, gradient) as templates over the input ``{x}``,
+# the output ``{out}`` and the incoming gradient ``{g}``, the same expressions as the ops'
+# forward and backward.
+UNARY: dict[type[Function], tuple[str, str]] = {
+    ops.Neg: ("-{x}", "-{g}"),
+    ops.Exp: ("exp({x})", "{g} * {out}"),
+    ops.Log: ("log({x})", "{g} / {x}"),
+    ops.Square: ("{x} * {x}", "2 * {x} * {g}"),
+    ops.Abs: ("absolute({x})", "{g} * sign({x})"),
+    ops.Tanh: ("tanh({x})", "{g} * (1 - {out} * {out})"),
+    ops.Sigmoid: ("expit({x})", "{g} * {out} * (1 - {out})"),
+}
+
+
+def _unary(site: Site) -> Kernel | None:
+    """The kernel of an op in `UNARY`."""
     if not site.same_dtypes():
         return None
-    forward = [f"{site.out} = {expression}"]
-    if derivative is None:
-        return Kernel(forward, lambda g: ([], (Grad(f"zeros_like({g})"),)))
-    return Kernel(forward, lambda g: ([], (Grad(derivative(g)),)))
-
-
-@kernel(ops.Neg)
-def _neg(site: Site) -> Kernel | None:
+    forward, gradient = UNARY[site.op]
     (x,) = site.args
-    return _unary(site, f"-{x}", lambda g: f"-{g}")
+    if site.op is ops.Sigmoid:
+        site.constants["expit"] = ops.core._expit or ops.core._load_expit()
+    return Kernel(
+        [f"{site.out} = {forward.format(x=x)}"],
+        lambda g: ([], (Grad(gradient.format(x=x, out=site.out, g=g)),)),
+    )
 
 
-@kernel(ops.Exp)
-def _exp(site: Site) -> Kernel | None:
-    (x,) = site.args
-    return _unary(site, f"exp({x})", lambda g: f"{g} * {site.out}")
-
-
-@kernel(ops.Log)
-def _log(site: Site) -> Kernel | None:
-    (x,) = site.args
-    return _unary(site, f"log({x})", lambda g: f"{g} / {x}")
-
-
-@kernel(ops.Square)
-def _square(site: Site) -> Kernel | None:
-    (x,) = site.args
-    return _unary(site, f"{x} * {x}", lambda g: f"2 * {x} * {g}")
-
-
-@kernel(ops.Abs)
-def _abs(site: Site) -> Kernel | None:
-    (x,) = site.args
-    return _unary(site, f"absolute({x})", lambda g: f"{g} * sign({x})")
-
-
-@kernel(ops.Tanh)
-def _tanh(site: Site) -> Kernel | None:
-    (x,) = site.args
-    out = site.out
-    return _unary(site, f"tanh({x})", lambda g: f"{g} * (1 - {out} * {out})")
-
-
-@kernel(ops.Sigmoid)
-def _sigmoid(site: Site) -> Kernel | None:
-    (x,) = site.args
-    out = site.out
-    site.constants["expit"] = ops.core._expit or ops.core._load_expit()
-    return _unary(site, f"expit({x})", lambda g: f"{g} * {out} * (1 - {out})")
+for _op in UNARY:
+    kernel(_op)(_unary)
 
 
 @kernel(ops.Relu)
