@@ -57,7 +57,7 @@ ROWS: dict[type[tnn.Function], tuple[str, float, Callable[..., Any]]] = {
     ops.Sub: ("broadcast", -2.0, lambda a, b: a - b),
     ops.Mul: ("broadcast", -2.0, lambda a, b: a * b),
     ops.Div: ("broadcast", 0.5, lambda a, b: a / b),
-    ops.Sum: ("unary", -2.0, lambda a: a.sum() * a),
+    ops.Sum: ("unary", -2.0, lambda a: a.sum() * a + a.sum(axis=-1, keepdims=True)),
     ops.SquaredError: ("same", -2.0, lambda a, b: squared_error(a, b, "mean") * a),
     ops.Linear: ("linear", -2.0, F.linear),
     ops.MatMul: ("matmul", -2.0, lambda a, b: a @ b),
@@ -104,13 +104,31 @@ def test_a_compiled_step_equals_eager_bitwise(op, dtype, data):
         np.testing.assert_array_equal(b.grad, a.grad, err_msg=f"input {index}")
 
 
+@pytest.mark.parametrize(
+    "axis, keepdims", [(0, False), (1, True), ((0, 2), False), ((-1, 0), True), (None, True)]
+)
+def test_sums_over_axes_compile_and_equal_eager(axis, keepdims):
+    values = np.random.default_rng(3).normal(size=(2, 3, 4))
+    eager, captured = Tensor(values, requires_grad=True), Tensor(values, requires_grad=True)
+    weights = Tensor(np.random.default_rng(4).normal(size=eager.sum(axis, keepdims).shape))
+    (eager.sum(axis, keepdims) * weights).sum().backward()
+    step = capture_step(lambda: (captured.sum(axis, keepdims) * weights).sum())
+    step()
+    captured.grad = None
+    step()
+    assert step.source.startswith("def step():")
+    assert captured.grad.tobytes() == eager.grad.tobytes()
+
+
 def test_a_kernel_declines_what_it_does_not_cover_and_the_step_is_replayed():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
-    step = capture_step(lambda: x.sum(axis=0).sum())
+    step = capture_step(lambda: squared_error(x, np.ones((2, 3)), reduction="none").sum())
     step()
     step()
-    assert step.source.startswith("# replayed through the engine, not compiled: Sum has no kernel")
-    np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))  # two calls accumulate
+    assert step.source.startswith(
+        "# replayed through the engine, not compiled: SquaredError has no kernel"
+    )
+    np.testing.assert_array_equal(x.grad, 2 * (2 * (x.data - 1)))  # two calls accumulate
 
 
 def test_a_gradient_two_parameters_share_is_copied_into_each_grad():

@@ -244,18 +244,28 @@ def _div(site: Site) -> Kernel | None:
 
 @kernel(ops.Sum)
 def _sum(site: Site) -> Kernel | None:
-    if site.kwargs.get("axis") is not None or site.kwargs.get("keepdims"):
-        return None
     (x,) = site.args
-    grad = site.temp("g")
     shape = site.shapes[0]
+    axis, keepdims = site.kwargs.get("axis"), bool(site.kwargs.get("keepdims", False))
+    if axis is None:
+        reduced = tuple(range(len(shape)))
+        arguments = "keepdims=True" if keepdims else ""
+    else:
+        axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+        reduced = tuple(int(a) % len(shape) for a in axes) if shape else ()
+        written = int(axis) if np.ndim(axis) == 0 else tuple(int(a) for a in axes)
+        arguments = f"axis={written!r}, keepdims={keepdims}"
+    # the gradient, reshaped to broadcast against the input (the reduced axes kept as 1)
+    kept = tuple(1 if index in reduced else size for index, size in enumerate(shape))
+    grad = site.temp("g")
 
     def backward(g: str) -> tuple[list[str], tuple[Grad | None, ...]]:
-        return [f"{grad} = empty({shape!r}, {site.dtype_name()})", f"{grad}[...] = {g}"], (
+        source = g if keepdims or kept == site.out_shape else f"{g}.reshape({kept!r})"
+        return [f"{grad} = empty({shape!r}, {site.dtype_name()})", f"{grad}[...] = {source}"], (
             Grad(grad),
         )
 
-    return Kernel([f"{site.out} = {x}.sum()"], backward)
+    return Kernel([f"{site.out} = {x}.sum({arguments})"], backward)
 
 
 @kernel(ops.SquaredError)
