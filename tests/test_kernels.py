@@ -59,6 +59,14 @@ ROWS: dict[type[tnn.Function], tuple[str, float, Callable[..., Any]]] = {
     ops.Div: ("broadcast", 0.5, lambda a, b: a / b),
     ops.Sum: ("unary", -2.0, lambda a: a.sum() * a + a.sum(axis=-1, keepdims=True)),
     ops.SquaredError: ("same", -2.0, lambda a, b: squared_error(a, b, "mean") * a),
+    ops.Reshape: ("unary", -2.0, lambda a: a.reshape(-1) * 2),
+    ops.Transpose: (
+        "unary",
+        -2.0,
+        lambda a: (
+            (a.T * 2).reshape(-1) + tnn.transpose(a, (*range(1, a.ndim), 0)[: a.ndim]).reshape(-1)
+        ),
+    ),
     ops.Linear: ("linear", -2.0, F.linear),
     ops.MatMul: ("matmul", -2.0, lambda a, b: a @ b),
 }

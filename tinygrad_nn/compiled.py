@@ -67,6 +67,7 @@ NUMPY_NAMES = (
     "sign",
     "swapaxes",
     "tanh",
+    "transpose",
     "zeros_like",
 )
 

@@ -295,6 +295,32 @@ def _squared_error(site: Site) -> Kernel | None:
     return Kernel(forward, backward)
 
 
+# --------------------------------------------------------------------------- shape
+
+
+@kernel(ops.Reshape)
+def _reshape(site: Site) -> Kernel | None:
+    (x,) = site.args
+    shape = site.shapes[0]
+    return Kernel(
+        [f"{site.out} = {x}.reshape({site.out_shape!r})"],
+        lambda g: ([], (Grad(f"{g}.reshape({shape!r})", fresh=False),)),  # views
+    )
+
+
+@kernel(ops.Transpose)
+def _transpose(site: Site) -> Kernel | None:
+    (x,) = site.args
+    axes = site.kwargs.get("axes")
+    if axes is not None:
+        axes = tuple(int(a) % len(site.shapes[0]) for a in axes)
+    inverse = None if axes is None else tuple(int(a) for a in np.argsort(axes))
+    return Kernel(
+        [f"{site.out} = transpose({x}, {axes!r})"],
+        lambda g: ([], (Grad(f"transpose({g}, {inverse!r})", fresh=False),)),  # views
+    )
+
+
 # --------------------------------------------------------------------------- linear algebra
 
 
