@@ -180,13 +180,13 @@ def _relu(site: Site) -> Kernel | None:
     if not site.same_dtypes():
         return None
     (x,) = site.args
-    derivative = site.temp("d")
+    derivative, zero = site.temp("d"), site.constant(0)
 
     def backward(g: str) -> tuple[list[str], tuple[Grad | None, ...]]:
-        # relu's output is >= 0, so sign(output) is its 0/1 derivative in its dtype
-        return [f"{derivative} = sign({site.out})", f"{derivative} *= {g}"], (Grad(derivative),)
+        mask = f"({site.out} > {zero}).astype({site.dtype_name()})"
+        return [f"{derivative} = {mask}", f"{derivative} *= {g}"], (Grad(derivative),)
 
-    return Kernel([f"{site.out} = maximum({x}, {site.constant(0)})"], backward)
+    return Kernel([f"{site.out} = maximum({x}, {zero})"], backward)
 
 
 def _binary(

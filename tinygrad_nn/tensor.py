@@ -120,13 +120,15 @@ class Tensor(TensorMath):
         holding Tensors (``tnn.mean([x, x + 2])``), which is stacked with the Stack op so
         that gradients reach its Tensors.
         """
+        if isinstance(value, (bool, int, float)) and like is not None:  # the common case
+            dtype = like._data.dtype
+            if dtype.kind == "f":
+                return cls._make(np.array(value, dtype), False)
         if isinstance(value, np.ndarray):
             return cls._make(value, False)
         if isinstance(value, (list, tuple)) and _holds_tensor(value):
             like = like or next(_tensors_in(value))
             return _ops.Stack.apply(*(autograd.as_tensor(item, like=like) for item in value))
-        if isinstance(value, (bool, int, float)) and like is not None and like.dtype.kind == "f":
-            return cls._make(np.asarray(value, dtype=like.data.dtype), False)
         array = np.asarray(value)
         if array.dtype.kind == "f" or (array.dtype.kind in "iu" and isinstance(value, list)):
             array = array.astype(autograd.get_default_dtype())

@@ -287,9 +287,10 @@ class Relu(Function):
     @staticmethod
     def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
         (out,) = ctx.saved
-        # out >= 0, so sign(out) is the 0/1 derivative already in grad's dtype: three
-        # times faster than multiplying by a boolean mask (a mixed-type loop).
-        derivative = np.sign(out)
+        # The 0/1 derivative cast to grad's dtype, then one same-type product: a boolean
+        # mask times grad is a mixed-type loop (about 3x slower), and sign(out) has no
+        # vector loop (measured 1.3-2.3x slower from 4096 elements on, a tie below).
+        derivative = (out > 0).astype(out.dtype)
         derivative *= grad
         return (derivative,)
 
