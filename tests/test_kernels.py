@@ -128,6 +128,30 @@ def test_sums_over_axes_compile_and_equal_eager(axis, keepdims):
     assert captured.grad.tobytes() == eager.grad.tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("size", [ops.core.RELU_SIGN_SIZE - 1, ops.core.RELU_SIGN_SIZE, 8193])
+def test_size_dependent_calls_compile_as_the_ops_make_them(size, dtype):
+    # Relu's derivative switches from sign to a cast mask at RELU_SIGN_SIZE elements and
+    # SquaredError's sum from vdot to einsum above 8192: the kernels must switch alike.
+    rng = np.random.default_rng(size)
+    values = rng.normal(size=size).astype(dtype)
+    targets = rng.normal(size=size).astype(dtype)
+    eager, captured = Tensor(values, requires_grad=True), Tensor(values, requires_grad=True)
+    eager_loss = squared_error(F.relu(eager), targets)
+    eager_loss.backward()
+    step = capture_step(lambda: squared_error(F.relu(captured), targets))
+    step()
+    captured.grad = None
+    loss = step()
+    assert step.source.startswith("def step():")
+    assert ("_d = sign(" in step.source) == (size < ops.core.RELU_SIGN_SIZE)
+    assert ("einsum" in step.source) == (size > 8192)
+    assert loss.data.tobytes() == eager_loss.data.tobytes()
+    assert captured.grad.tobytes() == eager.grad.tobytes()
+    expected = 2 * (np.maximum(values, 0) - targets) * (values > 0)
+    np.testing.assert_allclose(eager.grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
 def test_a_kernel_declines_what_it_does_not_cover_and_the_step_is_replayed():
     x = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
     step = capture_step(lambda: squared_error(x, np.ones((2, 3)), reduction="none").sum())

@@ -183,8 +183,11 @@ def _relu(site: Site) -> Kernel | None:
     derivative, zero = site.temp("d"), site.constant(0)
 
     def backward(g: str) -> tuple[list[str], tuple[Grad | None, ...]]:
-        mask = f"({site.out} > {zero}).astype({site.dtype_name()})"
-        return [f"{derivative} = {mask}", f"{derivative} *= {g}"], (Grad(derivative),)
+        if int(np.prod(site.out_shape)) < ops.core.RELU_SIGN_SIZE:  # as Relu.backward
+            derivative_line = f"{derivative} = sign({site.out})"
+        else:
+            derivative_line = f"{derivative} = ({site.out} > {zero}).astype({site.dtype_name()})"
+        return [derivative_line, f"{derivative} *= {g}"], (Grad(derivative),)
 
     return Kernel([f"{site.out} = maximum({x}, {zero})"], backward)
 
@@ -275,9 +278,14 @@ def _squared_error(site: Site) -> Kernel | None:
     size = int(np.prod(site.shapes[0]))
     if reduction not in ("sum", "mean") or not site.same_dtypes() or size == 0:
         return None
-    diff, flat, grad = site.temp("diff"), site.temp("flat"), site.temp("gp")
-    total = f"dot({flat}, {flat})" if size <= 8192 else f"einsum('i,i->', {flat}, {flat})"
-    forward = [f"{diff} = {pred} - {target}", f"{flat} = {diff}.reshape(-1)"]
+    diff, grad = site.temp("diff"), site.temp("gp")
+    forward = [f"{diff} = {pred} - {target}"]
+    if size <= 8192:  # as SquaredError.forward
+        total = f"vdot({diff}, {diff})"
+    else:
+        flat = site.temp("flat")
+        forward.append(f"{flat} = {diff}.reshape(-1)")
+        total = f"einsum('i,i->', {flat}, {flat})"
     if reduction == "sum":
         forward.append(f"{site.out} = asarray({total}, dtype={site.dtype_name()})")
     else:
