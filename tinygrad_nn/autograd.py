@@ -385,6 +385,8 @@ class Function:
         ctx.saved = ()
         # Spelled out for the one and two inputs of nearly every op: a comprehension costs
         # as much as the rest of this bookkeeping (0.4 against 0.06 us).
+        needs: tuple[bool, ...]
+        arrays: tuple[np.ndarray, ...]
         if len(tensors) == 1:
             (only,) = tensors
             needs, arrays = (only.requires_grad,), (only._data,)
