@@ -28,6 +28,20 @@ def grad_of(fn: Any, *values: Any) -> list[np.ndarray]:
 # ---------------------------------------------------------------------- ties and kinks
 
 
+@pytest.mark.parametrize("size", [7, tnn.ops.core.RELU_SIGN_SIZE + 5])
+def test_relu_derivative_is_the_same_on_both_sides_of_its_size_switch(size: int) -> None:
+    # Relu.backward computes its 0/1 derivative with sign() for small arrays and a cast
+    # mask for large ones; both give 0 at the kink, and both record for a second order.
+    values = np.random.default_rng(size).normal(size=size)
+    values[:3] = [0.0, -0.0, 1e-300]
+    x = Tensor(values, requires_grad=True)
+    (first,) = tnn.gradients((F.relu(x) ** 2).sum(), x, create_graph=True)
+    (second,) = tnn.gradients(first.sum(), x)
+    np.testing.assert_array_equal(first.data, 2 * np.maximum(values, 0))
+    np.testing.assert_array_equal(second.data, 2.0 * (values > 0))
+    assert first.data[0] == 0.0 and second.data[:2].tolist() == [0.0, 0.0]
+
+
 @pytest.mark.parametrize("name", ["maximum", "minimum"])
 def test_maximum_and_minimum_split_ties_evenly(name: str) -> None:
     a, b = [1.0, 2.0, 3.0], [1.0, 5.0, 0.0]
