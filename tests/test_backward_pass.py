@@ -6,6 +6,7 @@ Each test reproduces a problem found on the engine before wave 2 (issue "Engine 
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import tracemalloc
@@ -346,6 +347,54 @@ def test_released_graph_is_walked_by_the_engine_without_data():
     assert order[1].data is None  # a ReleasedTensor
     with pytest.raises(RuntimeError, match="retain_graph=True"):
         autograd.backward_order((loss,))
+
+
+def _chain(length: int) -> tuple[Tensor, Tensor]:
+    x = leaf(np.array(1.5))
+    y = x
+    for _ in range(length):
+        y = -y
+    return x, y
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_long_release_pauses_the_collector_and_restores_it(enabled, monkeypatch):
+    calls = []
+    monkeypatch.setattr(gc, "disable", lambda: calls.append("disable"))
+    monkeypatch.setattr(gc, "enable", lambda: calls.append("enable"))
+    monkeypatch.setattr(gc, "isenabled", lambda: enabled)
+    x, y = _chain(autograd.GC_PAUSE_NODES)
+    y.backward()
+    assert calls == (["disable", "enable"] if enabled else [])
+    assert x.grad == 1.0  # an even number of negations
+    assert isinstance(y.grad_fn.parents[0], autograd.ReleasedTensor)
+
+
+def test_a_short_release_leaves_the_collector_alone(monkeypatch):
+    calls = []
+    monkeypatch.setattr(gc, "disable", lambda: calls.append("disable"))
+    x, y = _chain(autograd.GC_PAUSE_NODES - 1)
+    y.backward()
+    assert calls == [] and x.grad == -1.0
+
+
+def test_the_collector_is_on_again_when_a_long_release_fails(monkeypatch):
+    # a failure while the records are made (here: making the 500th) must not leave it off
+    assert gc.isenabled()
+    made = []
+    original = autograd.ReleasedTensor.__init__
+
+    def failing_init(self, tensor):
+        made.append(1)
+        if len(made) == 500:
+            raise KeyboardInterrupt
+        original(self, tensor)
+
+    monkeypatch.setattr(autograd.ReleasedTensor, "__init__", failing_init)
+    _, y = _chain(autograd.GC_PAUSE_NODES + 10)
+    with pytest.raises(KeyboardInterrupt):
+        y.backward()
+    assert gc.isenabled()
 
 
 def test_an_integer_to_a_negative_power_says_to_use_floats():
