@@ -363,11 +363,30 @@ def test_a_long_release_pauses_the_collector_and_restores_it(enabled, monkeypatc
     monkeypatch.setattr(gc, "disable", lambda: calls.append("disable"))
     monkeypatch.setattr(gc, "enable", lambda: calls.append("enable"))
     monkeypatch.setattr(gc, "isenabled", lambda: enabled)
+    original = autograd.ReleasedTensor.__init__
+
+    def recording_init(self, tensor):
+        calls.append("record")
+        original(self, tensor)
+
+    monkeypatch.setattr(autograd.ReleasedTensor, "__init__", recording_init)
     x, y = _chain(autograd.GC_PAUSE_NODES)
     y.backward()
-    assert calls == (["disable", "enable"] if enabled else [])
+    records = ["record"] * (autograd.GC_PAUSE_NODES - 1)  # every output but the loss's
+    assert calls == ["disable", *records, *(["enable"] if enabled else [])]
     assert x.grad == 1.0  # an even number of negations
     assert isinstance(y.grad_fn.parents[0], autograd.ReleasedTensor)
+
+
+def test_overlapping_pauses_turn_the_collector_on_when_the_last_ends():
+    assert gc.isenabled()
+    first, second = autograd._CollectorPause(), autograd._CollectorPause()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled()  # the second release still runs
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
 
 
 def test_a_short_release_leaves_the_collector_alone(monkeypatch):

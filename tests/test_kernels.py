@@ -128,28 +128,69 @@ def test_sums_over_axes_compile_and_equal_eager(axis, keepdims):
     assert captured.grad.tobytes() == eager.grad.tobytes()
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("size", [ops.core.RELU_SIGN_SIZE - 1, ops.core.RELU_SIGN_SIZE, 8193])
-def test_size_dependent_calls_compile_as_the_ops_make_them(size, dtype):
-    # Relu's derivative switches from sign to a cast mask at RELU_SIGN_SIZE elements and
-    # SquaredError's sum from vdot to einsum above 8192: the kernels must switch alike.
-    rng = np.random.default_rng(size)
-    values = rng.normal(size=size).astype(dtype)
-    targets = rng.normal(size=size).astype(dtype)
+def _compiled_and_eager(fn: Callable[[Tensor], Tensor], values: np.ndarray) -> tuple[Any, ...]:
+    """(step source, eager loss, compiled loss, eager gradient, compiled gradient) of fn."""
     eager, captured = Tensor(values, requires_grad=True), Tensor(values, requires_grad=True)
-    eager_loss = squared_error(F.relu(eager), targets)
+    eager_loss = fn(eager)
     eager_loss.backward()
-    step = capture_step(lambda: squared_error(F.relu(captured), targets))
+    step = capture_step(lambda: fn(captured))
     step()
     captured.grad = None
     loss = step()
     assert step.source.startswith("def step():")
-    assert ("_d = sign(" in step.source) == (size < ops.core.RELU_SIGN_SIZE)
-    assert ("einsum" in step.source) == (size > 8192)
+    return step.source, eager_loss, loss, eager.grad, captured.grad
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("size", [ops.core.RELU_SIGN_SIZE - 1, ops.core.RELU_SIGN_SIZE])
+def test_relus_derivative_switches_at_the_same_size_compiled(size, dtype):
+    # Below RELU_SIGN_SIZE the derivative is sign(out), from it on a cast mask; they differ
+    # only at a NaN output with a finite gradient arriving (NaN, and 0): the element pins
+    # where each side switches.
+    values = np.random.default_rng(size).normal(size=size).astype(dtype)
+    values[0] = np.nan
+    weights = np.random.default_rng(1).normal(size=size).astype(dtype)
+    source, _, _, eager_grad, compiled_grad = _compiled_and_eager(
+        lambda x: (F.relu(x) * weights).sum(), values
+    )
+    assert ("_d = sign(" in source) == (size < ops.core.RELU_SIGN_SIZE)
+    assert np.isnan(eager_grad[0]) == (size < ops.core.RELU_SIGN_SIZE)
+    assert compiled_grad.tobytes() == eager_grad.tobytes()
+    np.testing.assert_array_equal(eager_grad[1:], (weights * (values > 0))[1:])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+@pytest.mark.parametrize(
+    "size", [ops.core.SQUARED_ERROR_DOT_SIZE, ops.core.SQUARED_ERROR_DOT_SIZE + 1]
+)
+def test_squared_errors_sum_switches_at_the_same_size_compiled(size, reduction, dtype):
+    # dot up to SQUARED_ERROR_DOT_SIZE elements, einsum above: they round differently, so a
+    # kernel switching at another size would not be bitwise eager.
+    rng = np.random.default_rng(size)
+    values = rng.normal(size=size).astype(dtype)
+    targets = rng.normal(size=size).astype(dtype)
+    source, eager_loss, loss, eager_grad, compiled_grad = _compiled_and_eager(
+        lambda x: squared_error(x, targets, reduction), values
+    )
+    assert ("einsum" in source) == (size > ops.core.SQUARED_ERROR_DOT_SIZE)
     assert loss.data.tobytes() == eager_loss.data.tobytes()
-    assert captured.grad.tobytes() == eager.grad.tobytes()
-    expected = 2 * (np.maximum(values, 0) - targets) * (values > 0)
-    np.testing.assert_allclose(eager.grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert compiled_grad.tobytes() == eager_grad.tobytes()
+
+
+def test_a_broadcasting_squared_error_is_left_to_the_engine():
+    # ops.SquaredError.apply broadcasts (the losses refuse to); the kernel declines it
+    pred = Tensor(np.array([0.5]), requires_grad=True)
+    targets = Tensor(np.linspace(0.0, 1.0, 9000))
+    eager = Tensor(np.array([0.5]), requires_grad=True)
+    ops.SquaredError.apply(eager, targets, reduction="mean").backward()
+    step = capture_step(lambda: ops.SquaredError.apply(pred, targets, reduction="mean"))
+    step()
+    pred.grad = None
+    loss = step()
+    assert step.source.startswith("# replayed through the engine, not compiled")
+    assert pred.grad.shape == (1,) and pred.grad.tobytes() == eager.grad.tobytes()
+    np.testing.assert_allclose(loss.item(), np.mean((0.5 - targets.data) ** 2), rtol=1e-12)
 
 
 def test_a_kernel_declines_what_it_does_not_cover_and_the_step_is_replayed():

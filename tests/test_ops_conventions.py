@@ -28,18 +28,24 @@ def grad_of(fn: Any, *values: Any) -> list[np.ndarray]:
 # ---------------------------------------------------------------------- ties and kinks
 
 
-@pytest.mark.parametrize("size", [7, tnn.ops.core.RELU_SIGN_SIZE + 5])
-def test_relu_derivative_is_the_same_on_both_sides_of_its_size_switch(size: int) -> None:
-    # Relu.backward computes its 0/1 derivative with sign() for small arrays and a cast
-    # mask for large ones; both give 0 at the kink, and both record for a second order.
+@pytest.mark.parametrize("size", [7, tnn.ops.core.RELU_SIGN_SIZE - 1, tnn.ops.core.RELU_SIGN_SIZE])
+def test_relu_derivative_on_both_sides_of_its_size_switch(size: int) -> None:
+    # Relu.backward computes its 0/1 derivative with sign() below RELU_SIGN_SIZE elements
+    # and a cast mask from there on: the same at the kink and to a second order; at a NaN
+    # output with a finite gradient arriving, NaN below the switch and 0 from it on.
     values = np.random.default_rng(size).normal(size=size)
-    values[:3] = [0.0, -0.0, 1e-300]
+    values[:4] = [0.0, -0.0, 1e-300, np.nan]
     x = Tensor(values, requires_grad=True)
-    (first,) = tnn.gradients((F.relu(x) ** 2).sum(), x, create_graph=True)
-    (second,) = tnn.gradients(first.sum(), x)
-    np.testing.assert_array_equal(first.data, 2 * np.maximum(values, 0))
-    np.testing.assert_array_equal(second.data, 2.0 * (values > 0))
-    assert first.data[0] == 0.0 and second.data[:2].tolist() == [0.0, 0.0]
+    weights = np.arange(size, dtype=np.float64)
+    (first,) = tnn.gradients((F.relu(x) * weights).sum(), x)
+    assert first.data[:3].tolist() == [0.0, 0.0, 2.0]
+    assert np.isnan(first.data[3]) == (size < tnn.ops.core.RELU_SIGN_SIZE)
+    np.testing.assert_array_equal(first.data[4:], (weights * (values > 0))[4:])
+    finite = Tensor(np.nan_to_num(values), requires_grad=True)
+    (first,) = tnn.gradients((F.relu(finite) ** 2).sum(), finite, create_graph=True)
+    (second,) = tnn.gradients(first.sum(), finite)
+    np.testing.assert_array_equal(first.data, 2 * np.maximum(finite.data, 0))
+    np.testing.assert_array_equal(second.data, 2.0 * (finite.data > 0))
 
 
 @pytest.mark.parametrize("name", ["maximum", "minimum"])

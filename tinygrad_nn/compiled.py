@@ -68,7 +68,6 @@ NUMPY_NAMES = (
     "swapaxes",
     "tanh",
     "transpose",
-    "vdot",
 )
 
 _numbers = itertools.count(1)  # names each compiled step's source file

@@ -181,12 +181,12 @@ def _relu(site: Site) -> Kernel | None:
         return None
     (x,) = site.args
     derivative, zero = site.temp("d"), site.constant(0)
+    if int(np.prod(site.out_shape)) < ops.core.RELU_SIGN_SIZE:  # as Relu.backward chooses
+        derivative_line = f"{derivative} = sign({site.out})"
+    else:
+        derivative_line = f"{derivative} = ({site.out} > {zero}).astype({site.dtype_name()})"
 
     def backward(g: str) -> tuple[list[str], tuple[Grad | None, ...]]:
-        if int(np.prod(site.out_shape)) < ops.core.RELU_SIGN_SIZE:  # as Relu.backward
-            derivative_line = f"{derivative} = sign({site.out})"
-        else:
-            derivative_line = f"{derivative} = ({site.out} > {zero}).astype({site.dtype_name()})"
         return [derivative_line, f"{derivative} *= {g}"], (Grad(derivative),)
 
     return Kernel([f"{site.out} = maximum({x}, {zero})"], backward)
@@ -276,15 +276,20 @@ def _squared_error(site: Site) -> Kernel | None:
     pred, target = site.args
     reduction = site.kwargs.get("reduction", "sum")
     size = int(np.prod(site.shapes[0]))
-    if reduction not in ("sum", "mean") or not site.same_dtypes() or size == 0:
+    # Broadcasting inputs (possible through ops.SquaredError.apply, never through the
+    # losses) would need the broadcast size and reduced gradients: left to the engine.
+    if (
+        reduction not in ("sum", "mean")
+        or not site.same_dtypes()
+        or size == 0
+        or site.shapes[0] != site.shapes[1]
+    ):
         return None
-    diff, grad = site.temp("diff"), site.temp("gp")
-    forward = [f"{diff} = {pred} - {target}"]
-    if size <= 8192:  # as SquaredError.forward
-        total = f"vdot({diff}, {diff})"
+    diff, flat, grad = site.temp("diff"), site.temp("flat"), site.temp("gp")
+    forward = [f"{diff} = {pred} - {target}", f"{flat} = {diff}.reshape(-1)"]
+    if size <= ops.core.SQUARED_ERROR_DOT_SIZE:  # as SquaredError.forward chooses
+        total = f"dot({flat}, {flat})"
     else:
-        flat = site.temp("flat")
-        forward.append(f"{flat} = {diff}.reshape(-1)")
         total = f"einsum('i,i->', {flat}, {flat})"
     if reduction == "sum":
         forward.append(f"{site.out} = asarray({total}, dtype={site.dtype_name()})")

@@ -275,10 +275,13 @@ class Abs(Function):
         return (grad * np.sign(x),)
 
 
-# Relu's 0/1 derivative, in grad's dtype, is sign(out) (out >= 0) below this many elements:
+# Relu's 0/1 derivative, in out's dtype, is sign(out) (out >= 0) below this many elements:
 # one NumPy call, the fastest there. sign has no vector loop, so from here on comparing and
-# casting, (out > 0).astype(dtype), is 1.3-2.3x faster. (A boolean mask times grad would be
-# a mixed-type loop, about 3x slower than either.)
+# casting, (out > 0).astype(dtype), is 1.3–2.3× faster. (A boolean mask times grad would be
+# a mixed-type loop, about 3× slower than either.) The two differ only where out is NaN
+# (a NaN input): sign gives NaN, the mask 0, so there the gradient is NaN below this size
+# and 0 from it on unless the gradient arriving there is NaN already, as it is whenever
+# that NaN reaches the loss.
 RELU_SIGN_SIZE = 4096
 
 
@@ -706,6 +709,10 @@ class Stack(Function):
 # --------------------------------------------------------------------------- fused losses
 
 
+# SquaredError sums the squares with np.dot up to this many elements, with einsum above.
+SQUARED_ERROR_DOT_SIZE = 8192
+
+
 class SquaredError(Function):
     """f(p, t) = sum((p - t)**2)  (or the mean, or elementwise);  df/dp = 2 (p - t) = -df/dt
 
@@ -724,13 +731,13 @@ class SquaredError(Function):
         ctx.save_for_backward(pred, target, reduction)
         if reduction == "none":
             return diff * diff
-        # One pass and no temporary for the squares. BLAS dot (vdot flattens by itself) is
-        # fastest for small arrays, but OpenBLAS runs large ones on threads, measured 100x
-        # slower on a busy 2-core machine; einsum's single-threaded loop is steady there.
-        if diff.size <= 8192:
-            total = np.vdot(diff, diff)
+        flat = diff.reshape(-1)
+        # One pass and no temporary for the squares. BLAS dot is fastest for small arrays,
+        # but OpenBLAS runs large ones on threads, measured 100x slower on a busy 2-core
+        # machine; einsum's single-threaded loop is steady there.
+        if flat.size <= SQUARED_ERROR_DOT_SIZE:
+            total = np.dot(flat, flat)
         else:
-            flat = diff.reshape(-1)
             total = np.einsum("i,i->", flat, flat)
         if reduction == "mean":
             if diff.size == 0:
