@@ -291,3 +291,25 @@ def test_module_entry_point_refuses_bad_threads_with_status_2(capsys):
         bench.main(["--threads", "0"])
     assert exit_info.value.code == 2
     assert "--threads must be between 1 and" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_bare_tape_of_benchmarks_tape_floor_takes_the_eager_step(dtype):
+    # benchmarks/tape_floor.py times a minimal tape as the floor of any eager engine: it
+    # must compute the step tinygrad_nn's eager mode computes, or the floor means nothing.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "tape_floor.py"
+    spec = importlib.util.spec_from_file_location("tape_floor", path)
+    assert spec is not None and spec.loader is not None
+    tape_floor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tape_floor)
+    network = Network([1, 16, 2], 32, np.dtype(dtype))
+    step, params = tape_floor.tape_step(network)
+    step()
+    start = [p.data for p in network.reference.to_module().parameters()]
+    for bare, ours, before in zip(params, tape_floor.eager_step(network), start, strict=True):
+        assert bare.data.dtype == np.dtype(dtype)
+        assert not np.array_equal(bare.data, before)  # the step moved every weight
+        np.testing.assert_allclose(bare.data, ours, rtol=1e-12 if dtype == "float64" else 1e-5)
