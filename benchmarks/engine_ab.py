@@ -1,14 +1,16 @@
-"""One engine tree's S step and chain, for comparing two versions of the engine.
+"""One engine tree's training step and chain, for comparing two versions of the engine.
 
     mkdir -p /tmp/old && git archive f573bba tinygrad_nn | tar -x -C /tmp/old   # the other engine
     python benchmarks/engine_ab.py /tmp/old ; python benchmarks/engine_ab.py .
+    python benchmarks/engine_ab.py /tmp/old --case M ; python benchmarks/engine_ab.py . --case M
 
 Imports tinygrad_nn from the given tree (the yardstick and the timing come from this
 checkout, so both sides are measured alike) and prints one JSON line: the eager and the
-captured S step (MLP [1, 16, 2], batch 32, float64, one BLAS thread) as medians of
-per-round ratios to `TightMLP`, and the seconds to build and differentiate a chain of
-300,000 negations with the cyclic garbage collector on, then off. Alternate the two trees
-a few times: docs/performance.md's "Against the engine before its rewrite" is that.
+captured step (S: MLP [1, 16, 2], batch 32; M: [64, 256, 256, 10], batch 128; float64, one
+BLAS thread) as medians of per-round ratios to `TightMLP`, and for S the seconds to build
+and differentiate a chain of 300,000 negations with the cyclic garbage collector on, then
+off. Alternate the two trees a few times: docs/performance.md's "Against the engine
+before its rewrite" is that.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parents[1] / "tinygrad_nn" / "bench"
 CHAIN_LENGTH = 300_000
+# The cases of `tinygrad-nn bench` that the comparison runs: (widths, batch).
+CASES = {"S": ([1, 16, 2], 32), "M": ([64, 256, 256, 10], 128)}
 
 
 def _load(name: str) -> ModuleType:
@@ -36,36 +40,41 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-def s_step_ratios(tnn: Any, handwritten: ModuleType, timing: ModuleType) -> dict[str, float]:
-    """Eager and captured S steps against the tight step, interleaved in one process."""
+def step_ratios(
+    tnn: Any, handwritten: ModuleType, timing: ModuleType, shape: list[int], batch: int
+) -> dict[str, float]:
+    """Eager and captured steps against the tight step, interleaved in one process."""
     import numpy as np
 
     from tinygrad_nn.losses import squared_error
     from tinygrad_nn.optim import SGD
     from tinygrad_nn.reference import HandwrittenMLP
 
-    reference = HandwrittenMLP([1, 16, 2], rng=0)
+    reference = HandwrittenMLP(shape, rng=0)
     rng = np.random.default_rng(1)
-    x, y = rng.random((32, 1)), rng.random((32, 2))
-    tight = handwritten.TightMLP(reference.weights, 32)
+    x, y = rng.random((batch, shape[0])), rng.random((batch, shape[-1]))
+    scale = 2 * batch
+    tight = handwritten.TightMLP(reference.weights, batch)
     eager_model = reference.to_module()
     eager_optimizer = SGD(eager_model.parameters(), lr=1e-3)
 
     def eager() -> None:
         eager_optimizer.zero_grad()
-        (squared_error(eager_model(tnn.Tensor(x)), y) / 64).backward()
+        (squared_error(eager_model(tnn.Tensor(x)), y) / scale).backward()
         eager_optimizer.step()
 
     model = reference.to_module()
     optimizer = SGD(model.parameters(), lr=1e-3)
     try:  # today's engine: the whole step in one call
-        step = tnn.capture_step(lambda a, b: squared_error(model(a), b) / 64, optimizer=optimizer)
+        step = tnn.capture_step(
+            lambda a, b: squared_error(model(a), b) / scale, optimizer=optimizer
+        )
 
         def captured() -> None:
             step(x, y)
 
     except TypeError:  # before capture_step(optimizer=): the update around the call
-        loss_step = tnn.capture_step(lambda a, b: squared_error(model(a), b) / 64)
+        loss_step = tnn.capture_step(lambda a, b: squared_error(model(a), b) / scale)
 
         def captured() -> None:
             optimizer.zero_grad()
@@ -103,18 +112,26 @@ def chain_times(tnn: Any, timing: ModuleType) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     """Measure the tree named on the command line; print one JSON line."""
     args = sys.argv[1:] if argv is None else argv
+    case = "S"
+    if len(args) == 3 and args[1] == "--case" and args[2] in CASES:
+        args, case = args[:1], args[2]
     if len(args) != 1 or not (Path(args[0]) / "tinygrad_nn").is_dir():
-        print("usage: python benchmarks/engine_ab.py TREE (a folder holding tinygrad_nn/)")
+        print(
+            "usage: python benchmarks/engine_ab.py TREE [--case S|M] "
+            "(TREE: a folder holding tinygrad_nn/)"
+        )
         return 2
     sys.path.insert(0, str(Path(args[0]).resolve()))
     import tinygrad_nn as tnn
 
     handwritten, timing = _load("handwritten"), _load("timing")
     _load("machine").set_blas_threads(1)
+    shape, batch = CASES[case]
     results = {
         "tree": args[0],
-        **s_step_ratios(tnn, handwritten, timing),
-        **chain_times(tnn, timing),
+        "case": case,
+        **step_ratios(tnn, handwritten, timing, shape, batch),
+        **(chain_times(tnn, timing) if case == "S" else {}),
     }
     print(
         json.dumps({key: round(v, 3) if isinstance(v, float) else v for key, v in results.items()})
