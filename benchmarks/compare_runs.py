@@ -4,10 +4,9 @@
 
 Prints a Markdown table, one row per report and a last row with each column's range:
 the S step ratios (eager / captured) and PyTorch's, the S inference ratios (eager /
-captured, float64), the M and L eager step
-ratios (float64 / float32), the float32 speed-up at L, the L step's peak memory ratio,
-and the chain's forward / backward times against PyTorch's. docs/performance.md's "Run to run"
-table is this script's output.
+captured), the M and L step ratios (float64 / float32) eager and captured, the float32
+speed-up at L, the L step's peak memory ratio, and the chain's forward / backward times
+against PyTorch's. docs/performance.md's "Run to run" table is this script's output.
 """
 
 from __future__ import annotations
@@ -22,8 +21,11 @@ COLUMNS = (
     "PyTorch S step f64",
     "S step f32",
     "S inference f64",
+    "S inference f32",
     "M step eager",
+    "M step captured",
     "L step eager",
+    "L step captured",
     "L f32 speed-up",
     "L memory",
     "chain vs PyTorch",
@@ -43,13 +45,15 @@ def key_ratios(report: dict[str, Any]) -> dict[str, tuple[float, ...]]:
     ratio = _row(report, "steps", "S", "float64")["ratio"]
     if "torch" in ratio:
         values["PyTorch S step f64"] = (ratio["torch"],)
-    ratio = _row(report, "inference", "S", "float64")["ratio"]
-    values["S inference f64"] = (ratio["tinygrad_nn"], ratio["captured"])
+    for dtype, column in (("float64", "S inference f64"), ("float32", "S inference f32")):
+        ratio = _row(report, "inference", "S", dtype)["ratio"]
+        values[column] = (ratio["tinygrad_nn"], ratio["captured"])
     for case in ("M", "L"):
-        values[f"{case} step eager"] = tuple(
-            _row(report, "steps", case, dtype)["ratio"]["tinygrad_nn"]
-            for dtype in ("float64", "float32")
-        )
+        for mode, candidate in (("eager", "tinygrad_nn"), ("captured", "captured")):
+            values[f"{case} step {mode}"] = tuple(
+                _row(report, "steps", case, dtype)["ratio"][candidate]
+                for dtype in ("float64", "float32")
+            )
     values["L f32 speed-up"] = (report["speedup"]["speedup"]["tinygrad_nn"],)
     values["L memory"] = tuple(
         _row(report, "memory", "L", d)["ratio"]["tinygrad_nn"] for d in ("float64", "float32")

@@ -381,12 +381,41 @@ def test_a_long_release_pauses_the_collector_and_restores_it(enabled, monkeypatc
 def test_overlapping_pauses_turn_the_collector_on_when_the_last_ends():
     assert gc.isenabled()
     first, second = autograd._CollectorPause(), autograd._CollectorPause()
-    first.__enter__()
-    second.__enter__()
-    first.__exit__(None, None, None)
-    assert not gc.isenabled()  # the second release still runs
-    second.__exit__(None, None, None)
+    try:
+        first.__enter__()
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert not gc.isenabled()  # the second release still runs
+    finally:
+        second.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+def test_pauses_in_threads_at_once_leave_the_collector_on():
+    barrier = threading.Barrier(4)
+
+    def release() -> None:
+        barrier.wait()
+        for _ in range(50):
+            with autograd._CollectorPause():
+                pass
+
+    threads = [threading.Thread(target=release) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert gc.isenabled() and autograd._CollectorPause._holders == 0
+
+
+def test_an_interrupted_pause_undoes_itself(monkeypatch):
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gc, "disable", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        autograd._CollectorPause().__enter__()
+    assert gc.isenabled() and autograd._CollectorPause._holders == 0
 
 
 def test_a_short_release_leaves_the_collector_alone(monkeypatch):

@@ -83,6 +83,13 @@ def test_squared_error_is_one_fused_node_and_keeps_float32() -> None:
     np.testing.assert_array_equal(pred.grad, 2.0)
 
 
+def test_squared_error_of_complex_values_squares_without_conjugating() -> None:
+    # sum((p - t)**2) as NumPy computes it, not sum(|p - t|**2) (np.vdot would conjugate)
+    pred = np.array([0.0, 1 + 1j, 2 + 2j])
+    total = losses.squared_error(Tensor(pred), np.zeros(3)).item()
+    assert total == pytest.approx(10j)
+
+
 def test_squared_error_skips_the_gradient_of_a_constant_target() -> None:
     pred = Tensor(np.ones(3), requires_grad=True)
     target = Tensor(np.zeros(3))

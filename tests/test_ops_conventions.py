@@ -36,9 +36,9 @@ def test_relu_derivative_on_both_sides_of_its_size_switch(size: int) -> None:
     values = np.random.default_rng(size).normal(size=size)
     values[:4] = [0.0, -0.0, 1e-300, np.nan]
     x = Tensor(values, requires_grad=True)
-    weights = np.arange(size, dtype=np.float64)
+    weights = np.arange(1, size + 1, dtype=np.float64)
     (first,) = tnn.gradients((F.relu(x) * weights).sum(), x)
-    assert first.data[:3].tolist() == [0.0, 0.0, 2.0]
+    assert first.data[:3].tolist() == [0.0, 0.0, 3.0]
     assert np.isnan(first.data[3]) == (size < tnn.ops.core.RELU_SIGN_SIZE)
     np.testing.assert_array_equal(first.data[4:], (weights * (values > 0))[4:])
     finite = Tensor(np.nan_to_num(values), requires_grad=True)

@@ -164,6 +164,26 @@ def test_sgd_matches_pytorch_rules(settings: dict) -> None:
     assert_close(params, reference_sgd(initial, grads, 0.05, **settings), rtol=1e-13)
 
 
+@pytest.mark.parametrize(
+    "param_dtype, grad",
+    [
+        (np.float32, np.array([0.3, -1.7, 2.9])),  # a float64 .grad set by hand
+        (np.float64, np.array([0.3, -1.7, 2.9], dtype=np.float32)),
+        (np.float32, np.array([0.3, -1.7, 2.9], dtype=np.float32)),
+        (np.float64, np.array([1, 2, -3])),  # integers: the rate stays a Python float
+    ],
+)
+def test_sgd_updates_by_lr_times_grad_whatever_the_grads_dtype(param_dtype, grad) -> None:
+    start = np.array([1.0, 2.0, 3.0], dtype=param_dtype)
+    param = Tensor(start.copy(), requires_grad=True)
+    param.grad = grad
+    optim.SGD([param], lr=0.1).step()
+    expected = start.copy()
+    expected -= 0.1 * grad  # what NumPy makes of the rule itself
+    assert param.dtype == param_dtype
+    assert param.data.tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("weight_decay", [0.0, 0.1])
 @pytest.mark.parametrize("betas", [(0.9, 0.999), (0.5, 0.9)])
 @pytest.mark.parametrize("amsgrad", [False, True])

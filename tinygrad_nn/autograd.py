@@ -35,6 +35,7 @@ import contextlib
 import functools
 import gc
 import itertools
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -530,7 +531,8 @@ class _CollectorPause:
 
     Threads pausing it at once share the pause: the collector comes back on when the last
     of them leaves, and only if it was on when the first came in. A ``gc.disable()`` by
-    some other code while a pause lasts is undone when it ends.
+    some other code while a pause lasts is undone when it ends. A child process forked
+    during a pause starts with the collector as it was before the pause.
     """
 
     _lock = threading.Lock()
@@ -541,14 +543,35 @@ class _CollectorPause:
         with _CollectorPause._lock:
             if _CollectorPause._holders == 0:
                 _CollectorPause._was_enabled = gc.isenabled()
-                gc.disable()
             _CollectorPause._holders += 1
+            try:
+                gc.disable()
+            except BaseException:  # a KeyboardInterrupt: no __exit__ follows, so undo here
+                _CollectorPause._leave()
+                raise
 
     def __exit__(self, *exc_info: object) -> None:
         with _CollectorPause._lock:
-            _CollectorPause._holders -= 1
-            if _CollectorPause._holders == 0 and _CollectorPause._was_enabled:
-                gc.enable()
+            _CollectorPause._leave()
+
+    @staticmethod
+    def _leave() -> None:
+        # with the lock held: the last pause to end turns the collector back on
+        _CollectorPause._holders -= 1
+        if _CollectorPause._holders == 0 and _CollectorPause._was_enabled:
+            gc.enable()
+
+    @staticmethod
+    def _reset_in_child() -> None:
+        # the forking thread's pause does not exist in the child, nor do other threads'
+        _CollectorPause._lock = threading.Lock()
+        if _CollectorPause._holders and _CollectorPause._was_enabled:
+            gc.enable()
+        _CollectorPause._holders = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_CollectorPause._reset_in_child)
 
 
 def release_inputs(order: Sequence[Tensor]) -> None:
