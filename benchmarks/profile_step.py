@@ -39,12 +39,12 @@ from tinygrad_nn.tensor import Tensor
 # The backward loop and what it calls in autograd.py, by function name.
 BACKWARD = {
     "backpropagate",
+    "_route_gradients",
     "backward",
     "backward_order",
     "write",
     "write_gradients",
-    "release_inputs",
-    "<listcomp>",  # release_inputs' rebuilt parents
+    "<listcomp>",  # released nodes' rebuilt parents
     "_is_private",
     "conform_gradient",
     "_check_unmodified",

@@ -314,3 +314,36 @@ def test_the_bare_tape_of_benchmarks_tape_floor_takes_the_eager_step(dtype):
         np.testing.assert_array_equal(bare.grad, ours)
         rate = np.asarray(LEARNING_RATE, dtype)
         np.testing.assert_array_equal(bare.data, before - bare.grad * rate)
+
+
+def test_benchmarks_engine_ab_runs_another_tree_beside_this_engine(tmp_path, monkeypatch):
+    # benchmarks/engine_ab.py imports the other tree as its own package, to time both
+    # engines in one process: here this checkout, which must come out separate and working.
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    import tinygrad_nn
+
+    root = Path(__file__).parents[1]
+    spec = importlib.util.spec_from_file_location("engine_ab", root / "benchmarks" / "engine_ab.py")
+    assert spec is not None and spec.loader is not None
+    engine_ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(engine_ab)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    try:
+        other = engine_ab.import_other(root, tmp_path)
+        assert other.Tensor is not tinygrad_nn.Tensor
+        loaded = [m for name, m in sys.modules.items() if name.startswith(engine_ab.OTHER)]
+        assert len(loaded) > 10
+        assert all(Path(m.__file__).is_relative_to(tmp_path) for m in loaded if m.__file__)
+        x = other.Tensor([1.0, 2.0], requires_grad=True)
+        (x * x).sum().backward()
+        np.testing.assert_array_equal(x.grad, [2.0, 4.0])
+        steps = engine_ab.training_steps(other, [1, 4, 2], 8)
+        assert sorted(steps) == ["captured", "eager"]
+        for step in steps.values():
+            step()
+    finally:
+        for name in [name for name in sys.modules if name.startswith(engine_ab.OTHER)]:
+            del sys.modules[name]

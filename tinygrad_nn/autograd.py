@@ -31,7 +31,6 @@ returns, the structure stays for drawings and traces.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
 import itertools
@@ -72,7 +71,6 @@ __all__ = [
     "next_version",
     "no_grad",
     "register_tensor_type",
-    "release_inputs",
     "remove_backward_observer",
     "seed_gradient",
     "set_default_dtype",
@@ -386,17 +384,23 @@ class Function:
                 break
         ctx = cls.__new__(cls)
         ctx.saved = ()
-        # Spelled out for the one and two inputs of nearly every op: two comprehensions
-        # cost 0.8 us an op, the spelled-out tuples 0.1 (2-3% of the article's step).
+        # Spelled out for the one to three inputs of nearly every op (three: Linear): two
+        # comprehensions cost 0.8 us an op, the spelled-out tuples 0.1 (2-3% of the
+        # article's step).
         needs: tuple[bool, ...]
         arrays: tuple[np.ndarray, ...]
-        if len(tensors) == 1:
-            (only,) = tensors
-            needs, arrays = (only.requires_grad,), (only._data,)
-        elif len(tensors) == 2:
+        arity = len(tensors)
+        if arity == 2:
             first, second = tensors
             needs = (first.requires_grad, second.requires_grad)
             arrays = (first._data, second._data)
+        elif arity == 1:
+            (only,) = tensors
+            needs, arrays = (only.requires_grad,), (only._data,)
+        elif arity == 3:
+            first, second, third = tensors
+            needs = (first.requires_grad, second.requires_grad, third.requires_grad)
+            arrays = (first._data, second._data, third._data)
         else:
             needs = tuple([t.requires_grad for t in tensors])
             arrays = tuple([t._data for t in tensors])
@@ -410,7 +414,7 @@ class Function:
         if out.__class__ is not np.ndarray:
             scalar, out = out, np.asarray(out)
             if ctx.saved:  # NumPy gave a 0-d result as a scalar: what forward saved is `out`
-                ctx.saved = tuple(out if value is scalar else value for value in ctx.saved)
+                ctx.saved = tuple([out if value is scalar else value for value in ctx.saved])
         if state.anomaly:
             _check_forward_finite(cls, tensors, out)
         record = state.grad_enabled and True in needs and out.dtype.kind == "f"
@@ -522,7 +526,11 @@ class ReleasedTensor:
 # Marks a node whose saved values a backward without retain_graph released.
 _FREED: tuple[Any, ...] = ("<freed by backward>",)
 
-# A release of at least this many nodes holds off the cyclic garbage collector.
+# A releasing backward through at least this many nodes holds off the cyclic garbage
+# collector while it runs (`_CollectorPause`). The `ReleasedTensor` records and new
+# ``parents`` tuples it makes are objects the collector tracks, though they cannot form
+# cycles; made by the hundred thousand they set off full collections over the whole
+# graph, which doubled a 300,000-node chain's backward.
 GC_PAUSE_NODES = 1000
 
 
@@ -572,32 +580,6 @@ class _CollectorPause:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_CollectorPause._reset_in_child)
-
-
-def release_inputs(order: Sequence[Tensor]) -> None:
-    """After a backward that released ``order``'s nodes, let go of their intermediate inputs.
-
-    Each node's intermediate inputs become `ReleasedTensor` records, so the graph's
-    structure stays (for drawings and traces) while the values' memory returns. Leaves and
-    tensors that called ``retain_grad()`` are kept as they are.
-
-    The records and the new ``parents`` tuples are objects the cyclic garbage collector
-    tracks, and cannot form cycles; made by the hundred thousand, they set off full
-    collections over the whole graph, which doubled a 300,000-node chain's backward. So
-    from `GC_PAUSE_NODES` nodes on the collector is paused while they are made (see
-    `_CollectorPause`).
-    """
-    with _CollectorPause() if len(order) >= GC_PAUSE_NODES else contextlib.nullcontext():
-        for tensor in order:
-            node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
-            node.parents = tuple(
-                [
-                    parent
-                    if parent._ctx is None or parent._retains_grad
-                    else ReleasedTensor(parent)  # type: ignore[misc]
-                    for parent in node.parents
-                ]
-            )
 
 
 def is_released(node: Function) -> bool:
@@ -717,8 +699,10 @@ def backpropagate(
         order: the non-leaf tensors to visit, newest first (`backward_order`, or a plan a
             capture replay worked out once).
         seeds: gradient arriving at each root, by ``id(tensor)``.
-        retain_graph: keep saved values; else each node drops them right after its turn
-            (and the caller may `release_inputs` once the pass is over).
+        retain_graph: keep the graph as it is; else each node, right after its turn, drops
+            what it saved and replaces its intermediate inputs by `ReleasedTensor` records
+            (leaves and ``retain_grad`` tensors stay): the values' memory returns as the
+            pass goes, the structure stays for drawings and traces.
         create_graph: run the backward rules on Tensors so the gradients carry a graph.
         targets: ids of the only tensors whose gradients are collected (leaves or not);
             None collects every leaf that requires grad and every ``retain_grad`` tensor.
@@ -731,6 +715,21 @@ def backpropagate(
         The collected gradients; the caller writes them (``Tensor.backward``) or returns
         them (`gradients`). Nothing outside the pass is changed except released nodes.
     """
+    if not retain_graph and len(order) >= GC_PAUSE_NODES:
+        with _CollectorPause():  # see GC_PAUSE_NODES
+            return _route_gradients(order, seeds, False, create_graph, targets, observer)
+    return _route_gradients(order, seeds, retain_graph, create_graph, targets, observer)
+
+
+def _route_gradients(
+    order: Sequence[Tensor],
+    seeds: dict[int, Any],
+    retain_graph: bool,
+    create_graph: bool,
+    targets: set[int] | None,
+    observer: Callable[..., None] | None,
+) -> BackwardPass:
+    # The body of `backpropagate`.
     pending = dict(seeds)
     result = BackwardPass()
     leaves, retained = result.leaves, result.retained
@@ -739,51 +738,56 @@ def backpropagate(
     for tensor in order:
         node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
         out_grad = pending.pop(id(tensor), None)
-        if out_grad is None:  # nothing flows through this node (e.g. an unused branch)
-            if not retain_graph:
-                node.saved = _FREED
-            continue
-        if tensor._retains_grad if targets is None else id(tensor) in targets:
-            retained[id(tensor)] = [tensor, out_grad, False]
-        if create_graph:
-            input_grads = node.backward(_differentiable_context(node, tensor), out_grad)
-        else:
-            input_grads = node.backward(node, out_grad)
-        parents = node.parents
-        if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
-            _raise_bad_arity(node, input_grads, len(parents))
-        for parent, parent_grad in zip(parents, input_grads, strict=False):  # checked above
-            if parent_grad is None or not parent.requires_grad:
-                continue
-            data = parent._data
-            if (
-                parent_grad.__class__ is not ndarray
-                or parent_grad.shape != data.shape
-                or parent_grad.dtype is not data.dtype  # `is` is cheap; _conform compares
-            ):
-                parent_grad = conform_gradient(node, parent_grad, parent, create_graph)
-            if parent._version > node.seq:
-                _check_unmodified(node, parent)
-            if anomaly:
-                _check_gradient_finite(node, parent_grad, parent)
-            key = id(parent)
-            if parent._ctx is not None:
-                previous = pending.get(key)
-                pending[key] = parent_grad if previous is None else previous + parent_grad
-                continue
-            if targets is not None and key not in targets:
-                continue
-            entry = leaves.get(key)
-            if entry is None:  # the first gradient may become .grad itself: is it private?
-                private = create_graph or _is_private(parent_grad, node, out_grad, input_grads)
-                leaves[key] = [parent, parent_grad, private]
+        if out_grad is not None:  # else nothing flows through this node (an unused branch)
+            if tensor._retains_grad if targets is None else id(tensor) in targets:
+                retained[id(tensor)] = [tensor, out_grad, False]
+            if create_graph:
+                input_grads = node.backward(_differentiable_context(node, tensor), out_grad)
             else:
-                entry[1] = entry[1] + parent_grad
-                entry[2] = True  # a fresh sum
-        if observer is not None:
-            observer(tensor, node, out_grad, input_grads)
-        if not retain_graph:  # free saved arrays now: the graph's memory returns as we go
+                input_grads = node.backward(node, out_grad)
+            parents = node.parents
+            if input_grads.__class__ is not tuple or len(input_grads) != len(parents):
+                _raise_bad_arity(node, input_grads, len(parents))
+            for parent, parent_grad in zip(parents, input_grads, strict=False):  # checked above
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                data = parent._data
+                if (
+                    parent_grad.__class__ is not ndarray
+                    or parent_grad.shape != data.shape
+                    or parent_grad.dtype is not data.dtype  # `is` is cheap; _conform compares
+                ):
+                    parent_grad = conform_gradient(node, parent_grad, parent, create_graph)
+                if parent._version > node.seq:
+                    _check_unmodified(node, parent)
+                if anomaly:
+                    _check_gradient_finite(node, parent_grad, parent)
+                key = id(parent)
+                if parent._ctx is not None:
+                    previous = pending.get(key)
+                    pending[key] = parent_grad if previous is None else previous + parent_grad
+                    continue
+                if targets is not None and key not in targets:
+                    continue
+                entry = leaves.get(key)
+                if entry is None:  # the first gradient may become .grad itself: is it private?
+                    private = create_graph or _is_private(parent_grad, node, out_grad, input_grads)
+                    leaves[key] = [parent, parent_grad, private]
+                else:
+                    entry[1] = entry[1] + parent_grad
+                    entry[2] = True  # a fresh sum
+            if observer is not None:
+                observer(tensor, node, out_grad, input_grads)
+        if not retain_graph:  # the graph's memory returns as we go, its structure stays
             node.saved = _FREED
+            node.parents = tuple(
+                [
+                    parent
+                    if parent._ctx is None or parent._retains_grad
+                    else ReleasedTensor(parent)  # type: ignore[misc]
+                    for parent in node.parents
+                ]
+            )
     return result
 
 
@@ -936,10 +940,7 @@ def backward(
             write_gradients([[root, seed, False]])
         return
     order = backward_order((root,))
-    result = backpropagate(order, {id(root): seed}, retain_graph=retain_graph, targets=only)
-    if not retain_graph:
-        release_inputs(order)
-    result.write()
+    backpropagate(order, {id(root): seed}, retain_graph=retain_graph, targets=only).write()
 
 
 def write_gradients(entries: list[list[Any]]) -> None:
@@ -1091,8 +1092,6 @@ def gradients(
         result = backpropagate(
             order, seeds, retain_graph=keep, create_graph=create_graph, targets=targets
         )
-    if not keep:
-        release_inputs(order)
     found = {**result.retained, **result.leaves}
     for output in {id(o): o for o in output_list}.values():  # a leaf output: its own source
         key = id(output)
