@@ -64,27 +64,34 @@ def import_other(tree: Path, folder: Path) -> ModuleType:
     return importlib.import_module(OTHER)
 
 
-def training_steps(tnn: Any, shape: list[int], batch: int) -> dict[str, Callable[[], None]]:
-    """The eager and the captured SGD step of ``tnn`` (either engine) on the article's MLP."""
+def batch_data(shape: list[int], batch: int) -> tuple[Any, Any]:
+    """The inputs and targets every timed step uses (the same for both engines)."""
     import numpy as np
 
-    name = tnn.__name__
-    squared_error = importlib.import_module(f"{name}.losses").squared_error
-    sgd = importlib.import_module(f"{name}.optim").SGD
-    reference = importlib.import_module(f"{name}.reference").HandwrittenMLP(shape, rng=0)
     rng = np.random.default_rng(1)
-    x, y = rng.random((batch, shape[0])), rng.random((batch, shape[-1]))
+    return rng.random((batch, shape[0])), rng.random((batch, shape[-1]))
+
+
+def article_model(tnn: Any, shape: list[int]) -> tuple[Any, Any, Callable[..., Any]]:
+    """``tnn``'s reference MLP as a Module, its SGD optimizer and ``tnn``'s squared error."""
+    name = tnn.__name__
+    model = importlib.import_module(f"{name}.reference").HandwrittenMLP(shape, rng=0).to_module()
+    optimizer = importlib.import_module(f"{name}.optim").SGD(model.parameters(), lr=1e-3)
+    return model, optimizer, importlib.import_module(f"{name}.losses").squared_error
+
+
+def training_steps(tnn: Any, shape: list[int], batch: int) -> dict[str, Callable[[], None]]:
+    """The eager and the captured SGD step of ``tnn`` (either engine) on the article's MLP."""
+    x, y = batch_data(shape, batch)
     scale = 2 * batch
-    eager_model = reference.to_module()
-    eager_optimizer = sgd(eager_model.parameters(), lr=1e-3)
+    eager_model, eager_optimizer, squared_error = article_model(tnn, shape)
 
     def eager() -> None:
         eager_optimizer.zero_grad()
         (squared_error(eager_model(tnn.Tensor(x)), y) / scale).backward()
         eager_optimizer.step()
 
-    model = reference.to_module()
-    optimizer = sgd(model.parameters(), lr=1e-3)
+    model, optimizer, _ = article_model(tnn, shape)
     try:  # since capture_step(optimizer=): the whole step in one call
         step = tnn.capture_step(
             lambda a, b: squared_error(model(a), b) / scale, optimizer=optimizer
@@ -109,14 +116,8 @@ PHASES = ("zero_grad", "model", "loss", "backward", "step", "free the graph")
 
 def _phase_timer(tnn: Any, shape: list[int], batch: int) -> Callable[[int], list[float]]:
     """A function timing ``steps`` eager steps of ``tnn``: microseconds per `PHASES` entry."""
-    import numpy as np
-
-    name = tnn.__name__
-    squared_error = importlib.import_module(f"{name}.losses").squared_error
-    model = importlib.import_module(f"{name}.reference").HandwrittenMLP(shape, rng=0).to_module()
-    optimizer = importlib.import_module(f"{name}.optim").SGD(model.parameters(), lr=1e-3)
-    rng = np.random.default_rng(1)
-    x, y = rng.random((batch, shape[0])), rng.random((batch, shape[-1]))
+    x, y = batch_data(shape, batch)
+    model, optimizer, squared_error = article_model(tnn, shape)
     clock = time.perf_counter
 
     def timed(steps: int) -> list[float]:
@@ -175,13 +176,10 @@ def _quartiles(values: list[float]) -> list[float]:
 
 def step_ratios(engines: dict[str, Any], case: str) -> dict[str, Any]:
     """Both engines' steps against `TightMLP`, interleaved in this process."""
-    import numpy as np
-
     shape, batch = CASES[case]
     timing, handwritten = _load("timing"), _load("handwritten")
-    reference = engines["this"].reference.HandwrittenMLP(shape, rng=0)
-    rng = np.random.default_rng(1)
-    x, y = rng.random((batch, shape[0])), rng.random((batch, shape[-1]))
+    reference = importlib.import_module("tinygrad_nn.reference").HandwrittenMLP(shape, rng=0)
+    x, y = batch_data(shape, batch)
     tight = handwritten.TightMLP(reference.weights, batch)
     candidates: dict[str, Callable[[], Any]] = {"tight": lambda: tight.step(x, y, 1e-3)}
     for label, tnn in engines.items():
@@ -240,8 +238,6 @@ def main(argv: list[str] | None = None) -> int:
     _load("machine").set_blas_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         engines = {"this": tinygrad_nn, "other": import_other(Path(args[0]), Path(folder))}
-        for tnn in engines.values():  # the reference network, for the yardstick's weights
-            importlib.import_module(f"{tnn.__name__}.reference")
         results: dict[str, Any] = {"other": args[0], "case": case}
         results.update(step_ratios(engines, case))
         for label, phases in phase_times(engines, case).items():
