@@ -412,6 +412,38 @@ def test_intermediates_are_freed_during_backward_while_the_loss_lives():
         gc.enable()
 
 
+def test_an_intermediate_goes_as_soon_as_the_nodes_using_it_have_had_their_turn():
+    alive_at_the_first_op: list[bool] = []
+
+    class Probe(Function):  # the graph's first op: its backward runs last
+        @staticmethod
+        def forward(ctx: Function, x: np.ndarray) -> np.ndarray:
+            return x.copy()
+
+        @staticmethod
+        def backward(ctx: Function, grad: np.ndarray) -> tuple[np.ndarray]:
+            alive_at_the_first_op.append(hidden_ref() is not None)
+            return (grad,)
+
+    gc.disable()
+    try:
+        hidden = Probe.apply(leaf(np.ones(4))).exp()
+        hidden_ref = weakref.ref(hidden)
+        loss = (hidden * 3.0).sum()
+        del hidden
+        loss.backward()
+        assert alive_at_the_first_op == [False]  # freed mid-pass, not when the pass ended
+        # With retain_graph the graph keeps it, as it must for the second backward.
+        hidden = Probe.apply(leaf(np.ones(4))).exp()
+        hidden_ref = weakref.ref(hidden)
+        loss = (hidden * 3.0).sum()
+        del hidden
+        loss.backward(retain_graph=True)
+        assert alive_at_the_first_op == [False, True]
+    finally:
+        gc.enable()
+
+
 def test_a_dropped_graph_is_freed_by_reference_counting_alone():
     gc.disable()
     try:

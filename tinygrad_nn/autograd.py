@@ -36,7 +36,7 @@ import gc
 import itertools
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
@@ -685,7 +685,7 @@ def make_node(cls: type[Function], needs_input_grad: tuple[bool, ...]) -> Functi
 
 
 def backpropagate(
-    order: Sequence[Tensor],
+    order: list[Tensor],
     seeds: dict[int, Any],
     *,
     retain_graph: bool = False,
@@ -697,12 +697,14 @@ def backpropagate(
 
     Args:
         order: the non-leaf tensors to visit, newest first (`backward_order`, or a plan a
-            capture replay worked out once).
+            capture replay worked out once). Without ``retain_graph`` the pass empties
+            it as it goes, so that it holds no tensor past that tensor's turn.
         seeds: gradient arriving at each root, by ``id(tensor)``.
         retain_graph: keep the graph as it is; else each node, right after its turn, drops
             what it saved and replaces its intermediate inputs by `ReleasedTensor` records
-            (leaves and ``retain_grad`` tensors stay): the values' memory returns as the
-            pass goes, the structure stays for drawings and traces.
+            (leaves and ``retain_grad`` tensors stay): an intermediate tensor no one else
+            holds goes, values and all, once the last node using it has had its turn, so
+            memory returns as the pass goes; the structure stays for drawings and traces.
         create_graph: run the backward rules on Tensors so the gradients carry a graph.
         targets: ids of the only tensors whose gradients are collected (leaves or not);
             None collects every leaf that requires grad and every ``retain_grad`` tensor.
@@ -722,7 +724,7 @@ def backpropagate(
 
 
 def _route_gradients(
-    order: Sequence[Tensor],
+    order: list[Tensor],
     seeds: dict[int, Any],
     retain_graph: bool,
     create_graph: bool,
@@ -735,7 +737,7 @@ def _route_gradients(
     leaves, retained = result.leaves, result.retained
     anomaly = _state.anomaly
     ndarray = np.ndarray
-    for tensor in order:
+    for tensor in order if retain_graph else _emptied(order):
         node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
         out_grad = pending.pop(id(tensor), None)
         if out_grad is not None:  # else nothing flows through this node (an unused branch)
@@ -789,6 +791,13 @@ def _route_gradients(
                 ]
             )
     return result
+
+
+def _emptied(order: list[Tensor]) -> Iterator[Tensor]:
+    """``order``'s tensors in turn, each dropped from the list as it is handed out."""
+    order.reverse()
+    while order:
+        yield order.pop()
 
 
 def _differentiable_context(node: Function, output: Tensor) -> Function:

@@ -676,9 +676,9 @@ def _step_lines(
     if leaves:
         grads = ", ".join(f"{names[slot]}.grad += g{slot}" for slot in sorted(leaves))
         lines.append(f"    #   then {grads}, written once the whole pass succeeded")
-    # The replay's nodes die with the call and its values stay alive until then (``order``
-    # holds them), so releasing the nodes as backward goes would return no memory: only
-    # cost a record per intermediate input (13-16% of the article's replayed step).
+    # The replay's nodes die with the call, so releasing them as backward goes would only
+    # return memory a little sooner, for a record per intermediate input (13-16% of the
+    # article's replayed step).
     lines.append("    # retain_graph: the nodes go with this call, there is nothing to release")
     lines.append(
         "    backpropagate(order, {id(loss): seed(loss, None, 'capture_step')}, "
