@@ -347,3 +347,21 @@ def test_benchmarks_engine_ab_runs_another_tree_beside_this_engine(tmp_path, mon
     finally:
         for name in [name for name in sys.modules if name.startswith(engine_ab.OTHER)]:
             del sys.modules[name]
+
+
+def test_benchmarks_allocator_runs_a_step_alone_with_either_allocator_setting():
+    # benchmarks/allocator.py times each step alone in a fresh process, with glibc's
+    # defaults or its thresholds pinned: the child must see the setting it was given.
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / "allocator.py"
+    spec = importlib.util.spec_from_file_location("allocator", path)
+    assert spec is not None and spec.loader is not None
+    allocator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(allocator)
+    for pinned in (False, True):
+        result = allocator.run_alone("S", "float64", "tinygrad_nn", 2, 2, pinned)
+        assert result["glibc"] == ("pinned" if pinned else "default")
+        assert result["step_us"] > 0 and result["tight_us"] > 0 and result["ratio"] > 0
+        assert result["faults_per_step"] >= 0
