@@ -9,6 +9,7 @@ for bit, in float64 and float32.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -153,7 +154,7 @@ def test_relus_derivative_switches_at_the_same_size_compiled(size, dtype):
     source, _, _, eager_grad, compiled_grad = _compiled_and_eager(
         lambda x: (F.relu(x) * weights).sum(), values
     )
-    assert ("_d = sign(" in source) == (size < ops.core.RELU_SIGN_SIZE)
+    assert (" = sign(" in source) == (size < ops.core.RELU_SIGN_SIZE)
     assert np.isnan(eager_grad[0]) == (size < ops.core.RELU_SIGN_SIZE)
     assert compiled_grad.tobytes() == eager_grad.tobytes()
     np.testing.assert_array_equal(eager_grad[1:], (weights * (values > 0))[1:])
@@ -291,3 +292,27 @@ def test_compiled_training_steps_equal_eager_ones_bitwise(
             assert a.data.tobytes() == b.data.tobytes()
             assert a.grad.tobytes() == b.grad.tobytes()
     assert train_step.source.startswith("def step(x0, x1):"), train_step.source.split("\n")[0]
+
+
+def test_a_gradient_is_named_where_its_kernel_makes_it_unless_the_value_is_used_again():
+    # The step assigns g<n> where a backward kernel makes it (no "g<n> = temporary" copy),
+    # except where the temporary goes on to a second input too (the squared error's
+    # -gradient for a target that needs one): renaming it there would change that input.
+    values = np.random.default_rng(5).normal(size=(4, 3))
+    source, eager_loss, loss, eager_grad, compiled_grad = _compiled_and_eager(
+        lambda x: squared_error(F.relu(x), x * 0.5), values
+    )
+    copies = re.findall(r"^    g\d+ = ([A-Za-z_]\w*)$", source, flags=re.M)
+    assert copies == ["seed", "v4_gp"], source
+    assert re.search(r"^    g3 = -v4_gp$", source, flags=re.M), source
+    # x's second gradient (through the relu) is added to its first, so it keeps its name.
+    assert re.search(r"^    g0 = g0 \+ v1_d$", source, flags=re.M), source
+    assert loss.item() == eager_loss.item()
+    assert compiled_grad.tobytes() == eager_grad.tobytes()
+    # With a constant target every kernel result is handed on once: no copy is left.
+    source, eager_loss, loss, eager_grad, compiled_grad = _compiled_and_eager(
+        lambda x: squared_error(F.relu(x), np.ones((4, 3))), values
+    )
+    assert re.findall(r"^    g\d+ = ([A-Za-z_]\w*)$", source, flags=re.M) == ["seed"], source
+    assert re.search(r"^    g0 = sign\(v1\)$", source, flags=re.M), source
+    assert compiled_grad.tobytes() == eager_grad.tobytes()

@@ -72,6 +72,7 @@ NUMPY_NAMES = (
 
 _numbers = itertools.count(1)  # names each compiled step's source file
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_ALIAS = re.compile(r"    (g\d+) = ([A-Za-z_]\w*)")  # a gradient that is a copy of a name
 # Variables of at least this many elements are deleted after their last use (smaller ones
 # cost more to delete than they hold).
 RELEASE_SIZE = 1 << 14
@@ -137,7 +138,9 @@ def straight_line(
         if optimizer is not None:
             lines += _update_lines(optimizer, written if direct else None, namespace)
     lines.append(_return_line(sites, ops, names, output_slots))
-    source = "\n".join(_released_early(lines, _large_variables(sites))) + "\n"
+    temporaries = {name for site in sites for name in site.temporaries}
+    lines = _released_early(_without_aliases(lines, temporaries), _large_variables(sites))
+    source = "\n".join(lines) + "\n"
     exec(compile(source, f"<capture_step compiled {next(_numbers)}>", "exec"), namespace)
     # Popped: the function and its globals (which hold the parameters) would otherwise
     # form a cycle that outlives the step.
@@ -292,6 +295,30 @@ def gradient_routes(
                 seen.add(slot)
         routes.append((index, edges))
     return routes
+
+
+def _without_aliases(lines: list[str], temporaries: set[str]) -> list[str]:
+    """``lines`` without the copies ``g<n> = <temporary>`` that hand a backward kernel's
+    result on as a gradient: the kernel's lines assign ``g<n>`` itself, as one would write
+    it by hand (``g8 = sign(v9)`` and ``g8 *= g9`` rather than through ``v9_d``). Only a
+    temporary that the backward made and that nothing reads after the copy is renamed."""
+    code = [line.split("#", 1)[0] for line in lines]
+    used = [set(_IDENTIFIER.findall(text)) for text in code]
+    kept = list(lines)
+    backward_start = next((i for i, line in enumerate(lines) if "# backward:" in line), len(lines))
+    for index, text in enumerate(code):
+        alias = _ALIAS.fullmatch(text.rstrip())
+        if alias is None or alias[2] not in temporaries:
+            continue
+        grad, temp = alias[1], alias[2]
+        uses = [i for i, names in enumerate(used) if temp in names]
+        if uses[0] < backward_start or uses[-1] != index or any(grad in used[i] for i in uses[:-1]):
+            continue
+        for i in uses[:-1]:
+            kept[i] = re.sub(rf"\b{temp}\b", grad, kept[i])
+            used[i] = (used[i] - {temp}) | {grad}
+        kept[index] = ""
+    return [line for line in kept if line]
 
 
 def _released_early(lines: list[str], large: set[str]) -> list[str]:
