@@ -312,7 +312,8 @@ def _without_aliases(lines: list[str], temporaries: set[str]) -> list[str]:
             continue
         grad, temp = alias[1], alias[2]
         uses = [i for i, names in enumerate(used) if temp in names]
-        if uses[0] < backward_start or uses[-1] != index or any(grad in used[i] for i in uses[:-1]):
+        between = range(uses[0], index)  # where the rename would take effect
+        if uses[0] < backward_start or uses[-1] != index or any(grad in used[i] for i in between):
             continue
         for i in uses[:-1]:
             kept[i] = re.sub(rf"\b{temp}\b", grad, kept[i])

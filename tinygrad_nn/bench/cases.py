@@ -7,7 +7,8 @@ Training steps (``step_factories``) of one network, one batch, one dtype:
 
     tight           `TightMLP.step`, the article's algorithm with preallocated buffers
     handwritten     `tinygrad_nn.reference.HandwrittenMLP.step`, the correctness oracle
-    tinygrad_nn     eager: MLP, ``squared_error / (2 batch)``, backward, SGD
+    tinygrad_nn     eager: MLP, ``squared_error / (2 batch)``, backward, SGD; the input
+                    ndarray goes in as it is (no copy, as PyTorch's ``from_numpy``)
     captured        the same step as one `tinygrad_nn.capture.capture_step(fn, optimizer=...)`
                     call: zero_grad, forward, backward, SGD update
     torch           PyTorch CPU eager, nn.Linear + ReLU, mse_loss(sum) / (2 batch), SGD
@@ -109,7 +110,7 @@ class Network:
 
         def step() -> None:
             optimizer.zero_grad()
-            loss = squared_error(model(Tensor(x)), y) / scale
+            loss = squared_error(model(x), y) / scale
             loss.backward()
             optimizer.step()
 
@@ -145,7 +146,7 @@ class Network:
 
             def forward() -> None:
                 with tnn.no_grad():
-                    model(Tensor(x))
+                    model(x)
 
             return forward
 
