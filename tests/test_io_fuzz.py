@@ -318,7 +318,10 @@ def with_npy_header(entry: bytes, descr: str | None = None, grow: bool = False) 
 
 
 # zipfile cuts a name at its first NUL
-entry_names = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=8)
+# Names a zip archive can hold: UTF-8 text (a lone surrogate cannot be written at all).
+entry_names = st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=8
+)
 ALWAYS_REFUSED = {"inflate", "deflate", "duplicate", "drop"}
 
 
