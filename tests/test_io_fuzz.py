@@ -263,7 +263,9 @@ def paths_of(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...
 def tampered_header(draw: st.DrawFn, header: dict[str, Any]) -> bytes:
     kind = draw(st.sampled_from(["replace", "delete", "insert", "duplicate", "raw", "number"]))
     if kind == "raw":
-        return draw(st.binary(max_size=64) | st.text(max_size=64).map(str.encode))
+        # Text str.encode accepts (no lone surrogates), encoded; or any bytes.
+        utf8_text = st.text(st.characters(codec="utf-8"), max_size=64)
+        return draw(st.binary(max_size=64) | utf8_text.map(str.encode))
     location = draw(st.sampled_from(list(paths_of(header))))
     if not location:
         return json.dumps(draw(json_values)).encode()
