@@ -5,8 +5,8 @@
 `tinygrad-nn bench` interleaves every candidate of a case in one process, so each meets
 the allocator as the others left it. A user's training loop runs one step over and over,
 alone. This script runs each step that way: every candidate in a fresh Python process,
-alternating batches of it with batches of the tight hand-written step (which allocates
-nothing, so it leaves the allocator as it finds it), once with glibc's defaults and once
+alternating batches of it with batches of the tight hand-written step (whose buffers are
+made once, so it leaves the allocator as it finds it), once with glibc's defaults and once
 with its thresholds pinned (``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_``, see
 ``mallopt(3)``). It prints each candidate's median time per step, its median per-batch
 ratio to the tight step and its minor page faults per step (fresh pages the kernel had to

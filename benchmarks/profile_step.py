@@ -81,7 +81,7 @@ def phases(network: Network) -> dict[str, float]:
     x, y, scale = network.x, network.y, network.scale
 
     def forward() -> Tensor:
-        return squared_error(model(Tensor(x)), y) / scale
+        return squared_error(model(x), y) / scale
 
     def forward_backward() -> None:
         optimizer.zero_grad()

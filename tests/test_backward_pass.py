@@ -349,6 +349,30 @@ def test_released_graph_is_walked_by_the_engine_without_data():
         autograd.backward_order((loss,))
 
 
+def test_an_order_a_releasing_pass_went_through_cannot_be_used_again():
+    x = leaf(np.ones(2))
+    loss = (x.exp() * 2.0).sum()
+    order = autograd.backward_order((loss,))
+    seeds = {id(loss): np.array(1.0)}
+    first = autograd.backpropagate(order, seeds)
+    np.testing.assert_allclose(first.leaves[id(x)][1], 2 * np.exp(np.ones(2)))
+    assert order == [None, None, None]  # let go of at each turn, not emptied
+    with pytest.raises(RuntimeError, match=r"already gone through.*retain_graph=True"):
+        autograd.backpropagate(order, seeds)
+
+
+def test_any_sequence_is_an_order_and_a_retaining_pass_leaves_it_as_it_was():
+    x = leaf(np.ones(2))
+    loss = (x.exp() * 2.0).sum()
+    order = autograd.backward_order((loss,))
+    seeds = {id(loss): np.array(1.0)}
+    kept = autograd.backpropagate(order, seeds, retain_graph=True)
+    assert [t.grad_fn.op_name() for t in order] == ["Sum", "Mul", "Exp"]
+    as_tuple = autograd.backpropagate(tuple(order), seeds)  # copied, then released
+    assert [t.grad_fn.op_name() for t in order] == ["Sum", "Mul", "Exp"]
+    np.testing.assert_array_equal(as_tuple.leaves[id(x)][1], kept.leaves[id(x)][1])
+
+
 def _chain(length: int) -> tuple[Tensor, Tensor]:
     x = leaf(np.array(1.5))
     y = x

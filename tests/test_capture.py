@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -623,3 +624,38 @@ def test_the_repr_says_how_a_step_runs():
     assert repr(step).endswith(": not recorded yet>")
     step(np.ones(2))
     assert repr(step).endswith(f": 2 ops, {'compiled' if COMPILED else 'replayed'}>")
+
+
+@pytest.mark.parametrize("width, releases", [(8, False), (256, True)])
+def test_a_replay_releases_its_graph_as_backward_goes_where_values_are_large(width, releases):
+    # Releasing costs a record per node, worth it only where it returns real memory: a
+    # replay with values of RELEASE_SIZE elements or more holds no more than eager mode.
+    from tinygrad_nn.bench.timing import peak_memory
+
+    x = np.random.default_rng(0).normal(size=(128, 64))
+    y = np.zeros((128, 10))
+
+    def training(replayed: bool) -> tuple[Any, Any]:
+        model = MLP([64, width, width, 10], rng=0)
+        optimizer = SGD(model.parameters(), lr=0.01)
+
+        def loss_fn(inputs: Any, targets: Any) -> Tensor:
+            return squared_error(model(inputs), targets)
+
+        if replayed:
+            step = capture_step(loss_fn, optimizer=optimizer, compiled=False)
+            return step, lambda: step(x, y)
+
+        def eager() -> None:
+            optimizer.zero_grad()
+            loss_fn(x, y).backward()
+            optimizer.step()
+
+        return None, eager
+
+    step, run = training(replayed=True)
+    run()
+    assert f"retain_graph={not releases})" in step.source
+    if releases:
+        replayed = peak_memory(lambda: training(replayed=True)[1])
+        assert replayed <= 1.02 * peak_memory(lambda: training(replayed=False)[1])

@@ -412,7 +412,7 @@ def test_intermediates_are_freed_during_backward_while_the_loss_lives():
         gc.enable()
 
 
-def test_an_intermediate_goes_as_soon_as_the_nodes_using_it_have_had_their_turn():
+def test_an_intermediate_goes_at_its_turn_in_the_pass_not_when_the_pass_ends():
     alive_at_the_first_op: list[bool] = []
 
     class Probe(Function):  # the graph's first op: its backward runs last

@@ -297,7 +297,7 @@ def test_compiled_training_steps_equal_eager_ones_bitwise(
 def test_a_gradient_is_named_where_its_kernel_makes_it_unless_the_value_is_used_again():
     # The step assigns g<n> where a backward kernel makes it (no "g<n> = temporary" copy),
     # except where the temporary goes on to a second input too (the squared error's
-    # -gradient for a target that needs one): renaming it there would change that input.
+    # -gradient for a target that needs one): it is read after the copy, so it stays.
     values = np.random.default_rng(5).normal(size=(4, 3))
     source, eager_loss, loss, eager_grad, compiled_grad = _compiled_and_eager(
         lambda x: squared_error(F.relu(x), x * 0.5), values
@@ -316,3 +316,44 @@ def test_a_gradient_is_named_where_its_kernel_makes_it_unless_the_value_is_used_
     assert re.findall(r"^    g\d+ = ([A-Za-z_]\w*)$", source, flags=re.M) == ["seed"], source
     assert re.search(r"^    g0 = sign\(v1\)$", source, flags=re.M), source
     assert compiled_grad.tobytes() == eager_grad.tobytes()
+
+
+def _aliases_removed(body: list[str], temporaries: set[str]) -> list[str]:
+    """`compiled._without_aliases` over a step whose backward is ``body`` (unindented)."""
+    from tinygrad_nn.compiled import _without_aliases
+
+    head = ["def step(x0):", "    v1_t = x0 * 2.0", "    # backward: g<n> is ..."]
+    lines = _without_aliases([*head, *(f"    {line}" for line in body)], temporaries)
+    return [line.strip() for line in lines[len(head) :]]
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # the plain case: the temporary becomes the gradient; comments are not uses
+        (
+            ["v2_d = sign(v1)  # v2_d: the derivative", "v2_d *= g2", "g1 = v2_d", "# v2_d done"],
+            ["g1 = sign(v1)  # g1: the derivative", "g1 *= g2", "# v2_d done"],
+        ),
+        # a name that only starts with the temporary's is another name
+        (
+            ["v2_d = sign(v1)", "v2_d2 = v2_d * 2.0", "g1 = v2_d", "g0 = v2_d2"],
+            ["g1 = sign(v1)", "g0 = g1 * 2.0"],
+        ),
+        # read after the copy (a second input's gradient): kept
+        (
+            ["v2_gp = v1 * g2", "g1 = v2_gp", "g0 = -v2_gp"],
+            ["v2_gp = v1 * g2", "g1 = v2_gp", "g0 = -v2_gp"],
+        ),
+        # the gradient's name is read between the temporary's first line and the copy
+        (
+            ["v2_gp = v1 * g2", "h = g1 + 1.0", "g1 = v2_gp"],
+            ["v2_gp = v1 * g2", "h = g1 + 1.0", "g1 = v2_gp"],
+        ),
+        # a value the forward made is not the backward's to rename
+        (["g1 = v1_t"], ["g1 = v1_t"]),
+    ],
+)
+def test_copies_of_temporaries_into_gradients_are_folded_only_where_safe(body, expected):
+    temporaries = {"v1_t", "v2_d", "v2_d2", "v2_gp"}
+    assert _aliases_removed(body, temporaries) == expected

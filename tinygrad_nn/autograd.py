@@ -36,8 +36,8 @@ import gc
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 import numpy as np
 
@@ -685,7 +685,7 @@ def make_node(cls: type[Function], needs_input_grad: tuple[bool, ...]) -> Functi
 
 
 def backpropagate(
-    order: list[Tensor],
+    order: Sequence[Tensor],
     seeds: dict[int, Any],
     *,
     retain_graph: bool = False,
@@ -697,14 +697,17 @@ def backpropagate(
 
     Args:
         order: the non-leaf tensors to visit, newest first (`backward_order`, or a plan a
-            capture replay worked out once). Without ``retain_graph`` the pass empties
-            it as it goes, so that it holds no tensor past that tensor's turn.
+            capture replay worked out once). Without ``retain_graph`` the pass lets go of
+            each tensor at its turn: a list is overwritten with None there (using it
+            again raises; pass a copy to keep it), so that it holds no intermediate past
+            its turn.
         seeds: gradient arriving at each root, by ``id(tensor)``.
         retain_graph: keep the graph as it is; else each node, right after its turn, drops
             what it saved and replaces its intermediate inputs by `ReleasedTensor` records
             (leaves and ``retain_grad`` tensors stay): an intermediate tensor no one else
-            holds goes, values and all, once the last node using it has had its turn, so
-            memory returns as the pass goes; the structure stays for drawings and traces.
+            holds goes, values and all, at its own turn (which comes after every node that
+            used it), so memory returns as the pass goes; the structure stays for drawings
+            and traces.
         create_graph: run the backward rules on Tensors so the gradients carry a graph.
         targets: ids of the only tensors whose gradients are collected (leaves or not);
             None collects every leaf that requires grad and every ``retain_grad`` tensor.
@@ -717,14 +720,18 @@ def backpropagate(
         The collected gradients; the caller writes them (``Tensor.backward``) or returns
         them (`gradients`). Nothing outside the pass is changed except released nodes.
     """
-    if not retain_graph and len(order) >= GC_PAUSE_NODES:
+    # A list is the pass's to clear as it goes; any other sequence is copied first.
+    visits: list[Tensor | None] = (
+        cast("list[Tensor | None]", order) if isinstance(order, list) else [*order]
+    )
+    if not retain_graph and len(visits) >= GC_PAUSE_NODES:
         with _CollectorPause():  # see GC_PAUSE_NODES
-            return _route_gradients(order, seeds, False, create_graph, targets, observer)
-    return _route_gradients(order, seeds, retain_graph, create_graph, targets, observer)
+            return _route_gradients(visits, seeds, False, create_graph, targets, observer)
+    return _route_gradients(visits, seeds, retain_graph, create_graph, targets, observer)
 
 
 def _route_gradients(
-    order: list[Tensor],
+    order: list[Tensor | None],
     seeds: dict[int, Any],
     retain_graph: bool,
     create_graph: bool,
@@ -737,7 +744,15 @@ def _route_gradients(
     leaves, retained = result.leaves, result.retained
     anomaly = _state.anomaly
     ndarray = np.ndarray
-    for tensor in order if retain_graph else _emptied(order):
+    for index, tensor in enumerate(order):
+        if tensor is None:
+            raise RuntimeError(
+                "backward: this order was already gone through by a backward that released "
+                "its graph; pass retain_graph=True to the first pass (or a copy of the "
+                "order) to backpropagate through the same graph twice"
+            )
+        if not retain_graph:
+            order[index] = None  # the pass holds no tensor past its turn
         node: Function = tensor._ctx  # type: ignore[assignment]  # order holds non-leaves
         out_grad = pending.pop(id(tensor), None)
         if out_grad is not None:  # else nothing flows through this node (an unused branch)
@@ -791,13 +806,6 @@ def _route_gradients(
                 ]
             )
     return result
-
-
-def _emptied(order: list[Tensor]) -> Iterator[Tensor]:
-    """``order``'s tensors in turn, each dropped from the list as it is handed out."""
-    order.reverse()
-    while order:
-        yield order.pop()
 
 
 def _differentiable_context(node: Function, output: Tensor) -> Function:

@@ -63,6 +63,7 @@ import numpy as np
 from tinygrad_nn import autograd
 from tinygrad_nn.autograd import Function
 from tinygrad_nn.compiled import (
+    RELEASE_SIZE,
     Compiled,
     comment_text,
     derivative_text,
@@ -417,6 +418,9 @@ class _Program:
             else ()
         )
         self.backward_plan = self._plan_backward(steps, slot_of, produced_by) if backward else None
+        # A replay's backward releases the graph as it goes where that returns memory worth
+        # the records it makes (the compiled step's rule for deleting a value early).
+        self.releases = any(step[3].data.size >= RELEASE_SIZE for step in steps)
         self.bindings = _module_bindings(steps, self.externals)
         self._per_thread = threading.local()  # see `_inference_contexts`
         made = (
@@ -676,13 +680,16 @@ def _step_lines(
     if leaves:
         grads = ", ".join(f"{names[slot]}.grad += g{slot}" for slot in sorted(leaves))
         lines.append(f"    #   then {grads}, written once the whole pass succeeded")
-    # The replay's nodes die with the call, so releasing them as backward goes would only
-    # return memory a little sooner, for a record per intermediate input (13-16% of the
-    # article's replayed step).
-    lines.append("    # retain_graph: the nodes go with this call, there is nothing to release")
+    # Releasing makes a record per intermediate input (13-16% of the article's replayed
+    # step, whose arrays are tiny); with large values it returns their memory as the pass
+    # goes (an L step's peak drops by a fifth), so only then does the replay release.
+    if program.releases:
+        lines.append("    # the graph's values go as the pass goes (as in eager mode)")
+    else:
+        lines.append("    # retain_graph: the nodes go with this call, whose values are small")
     lines.append(
         "    backpropagate(order, {id(loss): seed(loss, None, 'capture_step')}, "
-        "retain_graph=True).write()"
+        f"retain_graph={not program.releases}).write()"
     )
     if optimizer is not None:
         lines.append(

@@ -27,6 +27,7 @@ Example of what ``step.source`` shows (the article's network, one layer)::
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -41,6 +42,7 @@ from tinygrad_nn.optim.optimizer import Optimizer
 from tinygrad_nn.tensor import Tensor
 
 __all__ = [
+    "RELEASE_SIZE",
     "Compiled",
     "comment_text",
     "derivative_text",
@@ -301,23 +303,31 @@ def _without_aliases(lines: list[str], temporaries: set[str]) -> list[str]:
     """``lines`` without the copies ``g<n> = <temporary>`` that hand a backward kernel's
     result on as a gradient: the kernel's lines assign ``g<n>`` itself, as one would write
     it by hand (``g8 = sign(v9)`` and ``g8 *= g9`` rather than through ``v9_d``). Only a
-    temporary that the backward made and that nothing reads after the copy is renamed."""
+    temporary that the backward made and that nothing reads after the copy is renamed, and
+    only where ``g<n>`` is not used between the temporary's first line and the copy."""
     code = [line.split("#", 1)[0] for line in lines]
-    used = [set(_IDENTIFIER.findall(text)) for text in code]
-    kept = list(lines)
+    users: dict[str, list[int]] = {}  # identifier -> the lines using it, in order
+    for index, text in enumerate(code):
+        for name in set(_IDENTIFIER.findall(text)):
+            users.setdefault(name, []).append(index)
     backward_start = next((i for i, line in enumerate(lines) if "# backward:" in line), len(lines))
+    kept = list(lines)
     for index, text in enumerate(code):
         alias = _ALIAS.fullmatch(text.rstrip())
         if alias is None or alias[2] not in temporaries:
             continue
         grad, temp = alias[1], alias[2]
-        uses = [i for i, names in enumerate(used) if temp in names]
-        between = range(uses[0], index)  # where the rename would take effect
-        if uses[0] < backward_start or uses[-1] != index or any(grad in used[i] for i in between):
+        uses, grad_uses = users[temp], users.get(grad, [])
+        used_between = bisect.bisect_left(grad_uses, uses[0]) < bisect.bisect_left(grad_uses, index)
+        if uses[0] < backward_start or uses[-1] != index or used_between:
             continue
+
+        def renamed(match: re.Match[str], temp: str = temp, grad: str = grad) -> str:
+            return grad if match[0] == temp else match[0]
+
         for i in uses[:-1]:
-            kept[i] = re.sub(rf"\b{temp}\b", grad, kept[i])
-            used[i] = (used[i] - {temp}) | {grad}
+            kept[i] = _IDENTIFIER.sub(renamed, kept[i])
+        users[grad] = sorted({*grad_uses, *uses[:-1]} - {index})
         kept[index] = ""
     return [line for line in kept if line]
 
