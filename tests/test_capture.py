@@ -272,6 +272,30 @@ def test_no_grad_and_detect_anomaly_run_the_step_eagerly():
         loss_fn(x, y)
 
 
+def test_modes_set_after_recording_still_take_the_step_off_its_fast_path():
+    # The fast path's guard checks the modes as well as the inputs: anomaly mode and
+    # no_grad run a recorded training step eagerly, a call during another recording is
+    # refused, and a forward-only step keeps its fast path under no_grad.
+    _, model = twin_models([1, 4, 1])
+    loss_fn = capture_step(lambda x, y: squared_error(model(x), y))
+    x, y = batches(1, 8, 1, 1)[0]
+    loss_fn(x, y)
+    anomaly = tnn.detect_anomaly()
+    with np.errstate(over="ignore"), anomaly, pytest.raises(RuntimeError, match="NaN or inf"):
+        loss_fn(x, np.full_like(y, 1e308))  # eager mode's check: the square overflows
+    with tnn.no_grad(), pytest.raises(RuntimeError, match="requires_grad"):
+        loss_fn(x, y)
+    outer = capture_step(lambda x, y: loss_fn(x, y))
+    with pytest.raises(RuntimeError, match="another step is being recorded"):
+        outer(x, y)
+    assert loss_fn.recordings == 1
+    predict = capture_step(lambda x: model(x), backward=False)
+    expected = predict(x).data
+    with tnn.no_grad():
+        np.testing.assert_array_equal(predict(x).data, expected)
+    assert predict.recordings == 1
+
+
 def test_parameters_updated_in_place_or_reassigned_are_read_afresh():
     model = MLP([1, 3, 1], rng=0, output_activation=None)
     loss_fn = capture_step(lambda x, y: squared_error(model(x), y))

@@ -75,6 +75,7 @@ __all__ = [
     "seed_gradient",
     "set_default_dtype",
     "set_recorder",
+    "thread_switches",
     "unbroadcast",
     "write_gradients",
 ]
@@ -112,6 +113,13 @@ def next_version() -> int:
 
 
 _default_dtype = np.dtype(np.float64)
+
+
+def thread_switches() -> _State:
+    """The object holding the per-thread switches (its attributes read the calling
+    thread's values): for generated code that checks several in one expression, as
+    `capture_step`'s guard does."""
+    return _state
 
 
 def is_grad_enabled() -> bool:

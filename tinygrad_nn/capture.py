@@ -224,6 +224,13 @@ class CapturedStep:
         self._warned = False
 
     def __call__(self, *inputs: Any) -> Any:
+        program = self._program
+        # The fast path (`_guard`): ndarrays of the recorded shapes and dtypes, parameters
+        # unchanged, no step being recorded, anomaly mode off, grad mode on for training.
+        if program is not None and len(inputs) == program.arity and program.fits(*inputs):
+            compiled = program.compiled_function  # nothing to rename errors after: call it
+            outputs = compiled(*inputs) if compiled is not None else program.run(inputs)
+            return outputs if program.returns_tuple else outputs[0]
         if autograd.is_recording():
             raise RuntimeError(
                 "capture_step: a captured step cannot run while another step is being "
@@ -231,12 +238,6 @@ class CapturedStep:
             )
         if autograd.is_anomaly_enabled() or (self.backward and not autograd.is_grad_enabled()):
             return self._run_eagerly(tuple(map(_input_array, inputs)))
-        program = self._program
-        # The fast path: ndarrays of the recorded shapes and dtypes, parameters unchanged.
-        if program is not None and len(inputs) == program.arity and program.fits(*inputs):
-            compiled = program.compiled_function  # nothing to rename errors after: call it
-            outputs = compiled(*inputs) if compiled is not None else program.run(inputs)
-            return outputs if program.returns_tuple else outputs[0]
         arrays = tuple(map(_input_array, inputs))
         if program is None:
             return self._record(arrays)
@@ -700,15 +701,18 @@ def _step_lines(
 
 
 def _guard(program: _Program) -> Callable[..., bool]:
-    """A fast check that inputs and parameters still fit ``program``: one expression, True
-    when every input is an ndarray of the recorded shape and dtype, every parameter has
-    its requires_grad flag (and, for a compiled step, its shape and dtype) and every
-    module attribute the recorded tensor. False means "look closer": the caller converts
-    the inputs and `_Program.mismatch` says what differs, if anything (it compares dtypes
-    by value, the guard by identity)."""
+    """A fast check that ``program`` may run as it is: one expression, True when no step
+    is being recorded, anomaly mode is off and (for training) grad mode on, every input is
+    an ndarray of the recorded shape and dtype, every parameter has its requires_grad flag
+    (and, for a compiled step, its shape and dtype) and every module attribute the
+    recorded tensor. False means "look closer": the caller checks the modes, converts the
+    inputs, and `_Program.mismatch` says what differs, if anything (it compares dtypes by
+    value, the guard by identity)."""
     names = [f"x{index}" for index in range(len(program.signature))]
-    namespace: dict[str, Any] = {}
-    checks = []
+    namespace: dict[str, Any] = {"state": autograd.thread_switches()}
+    checks = ["state.recorder is None and not state.anomaly"]
+    if program.backward_plan is not None:
+        checks.append("state.grad_enabled")
     namespace["ndarray"] = np.ndarray
     for index, (shape, dtype) in enumerate(program.signature):
         namespace[f"d{index}"] = dtype
