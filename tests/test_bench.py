@@ -12,11 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_nn import bench
+from tinygrad_nn.autograd import make_node
 from tinygrad_nn.bench.cases import LEARNING_RATE, Network, agreement, chain_times
 from tinygrad_nn.bench.handwritten import SIGN_MASK_LIMIT, TightMLP, gemm_floor
 from tinygrad_nn.bench.report import ratios
 from tinygrad_nn.bench.timing import interleaved_medians, peak_memory
 from tinygrad_nn.cli import main
+from tinygrad_nn.losses import squared_error
+from tinygrad_nn.ops.core import RELU_SIGN_SIZE, Relu
 from tinygrad_nn.reference import HandwrittenMLP
 from tinygrad_nn.testing.strategies import mlp_shapes
 
@@ -293,10 +296,7 @@ def test_module_entry_point_refuses_bad_threads_with_status_2(capsys):
     assert "--threads must be between 1 and" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_the_bare_tape_of_benchmarks_tape_floor_takes_the_eager_step(dtype):
-    # benchmarks/tape_floor.py times a bare tape as a floor for eager engines: it must make
-    # the NumPy calls of tinygrad_nn's eager step, so its gradients are the same bits.
+def _tape_floor():
     import importlib.util
     from pathlib import Path
 
@@ -305,15 +305,65 @@ def test_the_bare_tape_of_benchmarks_tape_floor_takes_the_eager_step(dtype):
     assert spec is not None and spec.loader is not None
     tape_floor = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tape_floor)
+    return tape_floor
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_floors_of_benchmarks_tape_floor_make_the_eager_steps_numpy_calls(dtype):
+    # benchmarks/tape_floor.py times floors for eager and compiled steps: they must make
+    # the NumPy calls of tinygrad_nn's steps, so their gradients, updates, losses and
+    # outputs are the same bits.
+    tape_floor = _tape_floor()
     network = Network([1, 16, 2], 32, np.dtype(dtype))
+    rate = np.asarray(LEARNING_RATE, dtype)
+    expected = tape_floor.eager_gradients(network)
     step, params = tape_floor.tape_step(network)
     start = [p.data.copy() for p in params]
     step()
-    for bare, ours, before in zip(params, tape_floor.eager_gradients(network), start, strict=True):
-        assert bare.grad.dtype == ours.dtype == np.dtype(dtype)
+    line, weights = tape_floor.straight_step(network)
+    loss, grads = line()
+    for bare, straight, ours, before in zip(params, grads, expected, start, strict=True):
+        assert bare.grad.dtype == straight.dtype == ours.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(bare.grad, ours)
-        rate = np.asarray(LEARNING_RATE, dtype)
+        np.testing.assert_array_equal(straight, ours)
         np.testing.assert_array_equal(bare.data, before - bare.grad * rate)
+    for weight, param in zip(weights, params, strict=True):
+        np.testing.assert_array_equal(weight, param.data)
+    model = network.reference.to_module()
+    assert loss == (squared_error(model(network.x), network.y) / network.scale).item()
+    output = model(network.x).data
+    for forward in (tape_floor.tape_forward(network)[0], tape_floor.straight_forward(network)[0]):
+        np.testing.assert_array_equal(forward(), output)
+    tape_floor.check_floors(network)
+
+
+@pytest.mark.parametrize("size", [RELU_SIGN_SIZE - 1, RELU_SIGN_SIZE])
+def test_tape_floors_relu_derivative_takes_the_form_ops_relu_takes(size):
+    # Below RELU_SIGN_SIZE ops.Relu's derivative is sign(out), from there on a mask: the
+    # values agree except at NaN, where sign gives NaN and the mask 0. The floor must time
+    # the same form, so it is checked at a NaN on both sides of the switch.
+    tape_floor = _tape_floor()
+    activation = np.ones(size)
+    activation[0] = np.nan
+    node = make_node(Relu, (True,))
+    node.save_for_backward(activation)
+    (ours,) = Relu.backward(node, np.ones(size))
+    np.testing.assert_array_equal(tape_floor.relu_derivative(activation), ours)
+
+
+def test_tape_floor_checks_a_wide_and_a_deeper_network():
+    tape_floor = _tape_floor()
+    tape_floor.check_floors(Network([3, 64, 2], 64, np.dtype("float32")))  # both relu forms
+    deeper = Network([3, 8, 8, 2], 16, np.dtype("float64"))
+    tape_floor.check_floors(deeper)  # the bare tape only
+    with pytest.raises(ValueError, match="two layers"):
+        tape_floor.straight_step(deeper)
+
+
+def test_tape_floor_times_the_bare_tapes_chain_and_checks_its_gradient():
+    tape_floor = _tape_floor()
+    assert tape_floor.tape_chain_seconds(11) > 0  # an odd chain: gradient -1
+    assert tape_floor.tape_chain_seconds(10) > 0
 
 
 def test_benchmarks_engine_ab_runs_another_tree_beside_this_engine(tmp_path, monkeypatch):
