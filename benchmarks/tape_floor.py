@@ -99,21 +99,16 @@ def relu_derivative(activation: np.ndarray) -> np.ndarray:
     return (activation > 0).astype(activation.dtype)
 
 
-def ones_for(batch: int, dtype: np.dtype, cache: dict[tuple[int, np.dtype], np.ndarray]) -> Any:
-    """The bias gradient's vector of ones (``ones @ grad``, as `ops.Linear`), made once."""
-    ones = cache.get((batch, dtype))
-    if ones is None:
-        ones = cache[(batch, dtype)] = np.ones(batch, dtype)
-    return ones
-
-
-_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}
+_ONES: dict[tuple[int, np.dtype], np.ndarray] = {}  # the bias gradient's, as ops.Linear's
 
 
 def linear(x: Value, w: Value, b: Value) -> Value:
     out = np.dot(x.data, w.data.T)
     out += b.data
-    ones = ones_for(len(x.data), w.data.dtype, _ONES)
+    key = (len(x.data), w.data.dtype)
+    ones = _ONES.get(key)
+    if ones is None:
+        ones = _ONES[key] = np.ones(key[0], key[1])
     return record(out, (x, w, b), (x.data, w.data, ones, x.requires_grad), _linear_backward)
 
 
