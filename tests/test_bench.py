@@ -296,16 +296,21 @@ def test_module_entry_point_refuses_bad_threads_with_status_2(capsys):
     assert "--threads must be between 1 and" in capsys.readouterr().err
 
 
-def _tape_floor():
+def _benchmark_script(name):
+    """benchmarks/<name>.py imported as a module (the folder is not a package)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parents[1] / "benchmarks" / "tape_floor.py"
-    spec = importlib.util.spec_from_file_location("tape_floor", path)
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
-    tape_floor = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tape_floor)
-    return tape_floor
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _tape_floor():
+    return _benchmark_script("tape_floor")
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -369,17 +374,13 @@ def test_tape_floor_times_the_bare_tapes_chain_and_checks_its_gradient():
 def test_benchmarks_engine_ab_runs_another_tree_beside_this_engine(tmp_path, monkeypatch):
     # benchmarks/engine_ab.py imports the other tree as its own package, to time both
     # engines in one process: here this checkout, which must come out separate and working.
-    import importlib.util
     import sys
     from pathlib import Path
 
     import tinygrad_nn
 
     root = Path(__file__).parents[1]
-    spec = importlib.util.spec_from_file_location("engine_ab", root / "benchmarks" / "engine_ab.py")
-    assert spec is not None and spec.loader is not None
-    engine_ab = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(engine_ab)
+    engine_ab = _benchmark_script("engine_ab")
     monkeypatch.setattr(sys, "path", list(sys.path))
     try:
         other = engine_ab.import_other(root, tmp_path)
@@ -402,14 +403,7 @@ def test_benchmarks_engine_ab_runs_another_tree_beside_this_engine(tmp_path, mon
 def test_benchmarks_allocator_runs_a_step_alone_with_either_allocator_setting():
     # benchmarks/allocator.py times each step alone in a fresh process, with glibc's
     # defaults or its thresholds pinned: the child must see the setting it was given.
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "benchmarks" / "allocator.py"
-    spec = importlib.util.spec_from_file_location("allocator", path)
-    assert spec is not None and spec.loader is not None
-    allocator = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(allocator)
+    allocator = _benchmark_script("allocator")
     for pinned in (False, True):
         result = allocator.run_alone("S", "float64", "tinygrad_nn", 2, 2, pinned)
         assert result["glibc"] == ("pinned" if pinned else "default")
