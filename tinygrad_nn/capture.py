@@ -709,11 +709,10 @@ def _guard(program: _Program) -> Callable[..., bool]:
     inputs, and `_Program.mismatch` says what differs, if anything (it compares dtypes by
     value, the guard by identity)."""
     names = [f"x{index}" for index in range(len(program.signature))]
-    namespace: dict[str, Any] = {"state": autograd.thread_switches()}
+    namespace: dict[str, Any] = {"state": autograd.thread_switches(), "ndarray": np.ndarray}
     checks = ["state.recorder is None and not state.anomaly"]
     if program.backward_plan is not None:
         checks.append("state.grad_enabled")
-    namespace["ndarray"] = np.ndarray
     for index, (shape, dtype) in enumerate(program.signature):
         namespace[f"d{index}"] = dtype
         checks.append(
@@ -729,7 +728,7 @@ def _guard(program: _Program) -> Callable[..., bool]:
     for index, (tensor, shape, dtype) in enumerate(program.layouts):
         namespace[f"p{index}"], namespace[f"e{index}"] = tensor, dtype
         checks.append(f"p{index}._data.shape == {shape!r} and p{index}._data.dtype is e{index}")
-    source = f"def fits({', '.join(names)}):\n    return {' and '.join(checks) or 'True'}\n"
+    source = f"def fits({', '.join(names)}):\n    return {' and '.join(checks)}\n"
     exec(compile(source, "<capture_step guard>", "exec"), namespace)
     return namespace.pop("fits")
 
